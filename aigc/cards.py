@@ -1,0 +1,128 @@
+"""Model cards (``weights/NAME/README.md``) written from what was measured, never by hand.
+
+The card is built from three files beside the weights: ``config.json``,
+``training_log.json`` (written by ``aigc.train``) and ``metrics.json`` (written
+by ``aigc.evaluate``).  Each target of the project is checked against the
+figures, and a missed one is said as such.
+"""
+
+import json
+from pathlib import Path
+
+DESCRIPTIONS = {
+    "dcgan": "A class-conditional DCGAN generator (projection discriminator, exponential moving average of the "
+             "generator's weights).",
+    "mlp-gan": "The tutorial's baseline GAN: generator and discriminator with one hidden layer of 128 units, "
+               "conditioned on the class like the DCGAN.",
+    "vae": "A convolutional variational autoencoder (Bernoulli decoder, diagonal Gaussian posterior).",
+    "gpt": "A character-level decoder-only Transformer (pre-LayerNorm, tied embeddings, KV-cached sampling).",
+    "classifier": "A small CNN classifier; its penultimate layer is the feature space of this project's FID, "
+                  "precision and recall.",
+}
+
+# metric -> (label, format); the order is the table's
+METRIC_LABELS = {
+    "test_accuracy": ("test accuracy", "{:.2%}"),
+    "fid": ("FID (classifier features, vs. test split)", "{:.2f}"),
+    "inception_score": ("Inception Score (classifier probabilities)", "{:.2f}"),
+    "precision": ("precision (k=3)", "{:.3f}"),
+    "recall": ("recall (k=3)", "{:.3f}"),
+    "class_accuracy": ("samples classified as the requested class", "{:.2%}"),
+    "elbo_nats": ("test ELBO (nats per image)", "{:.2f}"),
+    "reconstruction_nats": ("test reconstruction cross-entropy (nats per image)", "{:.2f}"),
+    "reconstruction_mse": ("test reconstruction MSE", "{:.4f}"),
+    "reconstruction_accuracy": ("reconstructions that keep their class", "{:.2%}"),
+    "val_nats_per_char": ("held-out nats per character", "{:.3f}"),
+    "bits_per_char": ("held-out bits per character", "{:.3f}"),
+}
+
+
+def targets(model_type: str, name: str) -> list[tuple[str, str, float]]:
+    """The project's targets for a model: (metric, ">=" or "<=", threshold)."""
+    if model_type == "classifier":
+        return [("test_accuracy", ">=", 0.92 if "fashion" in name else 0.97)]
+    if model_type == "dcgan":
+        return [("class_accuracy", ">=", 0.90), ("precision", ">=", 0.5), ("recall", ">=", 0.5)]
+    if model_type == "vae":
+        return [("reconstruction_accuracy", ">=", 0.85)]
+    if model_type == "gpt":
+        return [("val_nats_per_char", "<=", 1.45)]
+    return []  # the MLP GAN is a baseline: it has no target of its own
+
+
+def target_lines(model_type: str, name: str, metrics: dict) -> list[str]:
+    lines = []
+    for metric, op, threshold in targets(model_type, name):
+        value = metrics.get(metric)
+        if value is None:
+            lines.append(f"- {metric} {op} {threshold}: **not measured**")
+            continue
+        met = value >= threshold if op == ">=" else value <= threshold
+        verdict = "met" if met else f"**missed** by {abs(value - threshold):.3g}"
+        lines.append(f"- {metric} {op} {threshold}: {value:.4g}, {verdict}")
+    return lines
+
+
+def dataset_tag(data: str) -> list[str]:
+    if data.startswith("fashion"):
+        return ["fashion_mnist"]
+    if data.startswith("mnist"):
+        return ["mnist"]
+    return []
+
+
+def write_card(folder: Path) -> Path:
+    folder = Path(folder)
+    name = folder.name
+    config = json.loads((folder / "config.json").read_text())
+    log_path, metrics_path = folder / "training_log.json", folder / "metrics.json"
+    log = json.loads(log_path.read_text()) if log_path.exists() else {}
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    kind = config["model_type"]
+    data = log.get("data", "unknown")
+    front = ["---", "library_name: aigc", "license: mit", f"tags: [aigc, {kind}]"]
+    if dataset_tag(data):
+        front.append(f"datasets: [{', '.join(dataset_tag(data))}]")
+    front.append("---")
+
+    rows = [f"| {label} | {fmt.format(metrics[key])} |" for key, (label, fmt) in METRIC_LABELS.items() if key in metrics]
+    hours, minutes = divmod(round(log.get("wall_time_s", 0) / 60), 60)
+    lines = front + [
+        f"# {name}",
+        "",
+        DESCRIPTIONS.get(kind, ""),
+        "",
+        "## Training",
+        "",
+        f"- data: {data}",
+        f"- command: `{log.get('command', 'unknown')}`",
+        f"- steps: {log.get('steps', '?')}, seed {log.get('seed', '?')}, {log.get('world_size', 1)} process(es)",
+        f"- wall time: {hours} h {minutes} min on {log.get('hardware', 'unknown hardware')}",
+        f"- parameters: {log.get('parameters', 0):,}",
+        "",
+        "## Metrics (held-out data, measured by `python -m aigc.evaluate " + name + "`)",
+        "",
+    ]
+    if rows:
+        lines += ["| metric | value |", "| --- | --- |", *rows, ""]
+        if "features" in metrics:
+            lines += [f"Image metrics use {metrics['features']} features on {metrics.get('num_samples', '?')} "
+                      "samples; real images are the test split.", ""]
+    else:
+        lines += ["Not measured yet.", ""]
+    if targets(kind, name):
+        lines += ["## Targets", "", *target_lines(kind, name, metrics), ""]
+    if (folder / "samples.png").exists():
+        lines += ["## Samples", "", "![samples](samples.png)", ""]
+    lines += [
+        "## Use",
+        "",
+        "```python",
+        "from aigc import load",
+        f'model = load("{name}")  # or the Hub repo id this card belongs to',
+        "```",
+        "",
+    ]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,134 @@
+"""Name, Hub repo id or folder -> a loaded model.
+
+Every model is stored the way ``PyTorchModelHubMixin`` writes it: ``config.json``
+(the config dataclass, whose ``model_type`` names the class) and
+``model.safetensors``.  Weights are never unpickled.  Hub repos go through
+huggingface_hub's own download and cache code, so ``HF_HUB_OFFLINE``,
+``HF_ENDPOINT``, ``HF_HOME`` and revisions work as they do everywhere else.
+"""
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import torch
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from safetensors import SafetensorError
+
+from aigc.models import MODEL_CLASSES
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+log = logging.getLogger(__name__)
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message says which and why."""
+
+
+def default_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else $AIGC_DEVICE, else CUDA where there is one, else the CPU."""
+    device = device or os.environ.get("AIGC_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def list_models() -> list[str]:
+    """Names of the bundled models (folders of ``weights/``)."""
+    return sorted(p.parent.name for p in WEIGHTS_DIR.glob("*/config.json"))
+
+
+def model_type(name_or_path: str, revision: str | None = None) -> str:
+    """The ``model_type`` of a model's config, without loading its weights."""
+    return read_config(locate(name_or_path, revision, weights=False))["model_type"]
+
+
+def load(name_or_path: str, revision: str | None = None, device: str | torch.device | None = None,
+         model_types: tuple[str, ...] | None = None) -> torch.nn.Module:
+    """A bundled name, a local folder or a Hub repo id -> the model, in eval mode on ``device``.
+
+    ``model_types`` restricts what is accepted (e.g. ``("dcgan", "mlp-gan")``).
+    Raises ModelLoadError naming the model and what is wrong with it.
+    """
+    folder = locate(name_or_path, revision)
+    config = read_config(folder)
+    kind = config.get("model_type")
+    if kind not in MODEL_CLASSES:
+        raise ModelLoadError(f"{name_or_path}: config.json has model_type {kind!r}; known: {', '.join(MODEL_CLASSES)}")
+    if model_types is not None and kind not in model_types:
+        raise ModelLoadError(f"{name_or_path} is a {kind} model, not one of: {', '.join(model_types)}")
+    device = default_device(device)
+    try:
+        model = MODEL_CLASSES[kind].from_pretrained(str(folder), map_location=str(device), strict=True)
+    except SafetensorError as e:
+        raise ModelLoadError(f"{name_or_path}: model.safetensors is corrupt ({e})") from e
+    except (TypeError, ValueError) as e:
+        raise ModelLoadError(f"{name_or_path}: config.json is invalid ({e})") from e
+    except RuntimeError as e:  # load_state_dict: missing, unexpected or mis-shaped tensors
+        first_lines = "; ".join(str(e).splitlines()[:3])
+        raise ModelLoadError(f"{name_or_path}: config.json does not match the weights ({first_lines})") from e
+    model.name = name_or_path
+    log.info("loaded %s (%s) on %s", name_or_path, kind, device)
+    return model.to(device).eval()
+
+
+def locate(name_or_path: str, revision: str | None = None, weights: bool = True) -> Path:
+    """The local folder that holds the model's files, downloading them from the Hub if need be."""
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ModelLoadError("no model name given")
+    if name_or_path in list_models():
+        folder = WEIGHTS_DIR / name_or_path
+    elif Path(name_or_path).is_dir():
+        folder = Path(name_or_path)
+    elif REPO_ID.match(name_or_path):
+        return download(name_or_path, revision, weights)
+    else:
+        raise ModelLoadError(
+            f"unknown model {name_or_path!r}: not a bundled model ({', '.join(list_models())}), "
+            "not a folder, and not a Hub repo id (owner/name)"
+        )
+    for filename in ("config.json", "model.safetensors") if weights else ("config.json",):
+        if not (folder / filename).is_file():
+            raise ModelLoadError(f"{name_or_path}: {folder / filename} is missing")
+    return folder
+
+
+def download(repo_id: str, revision: str | None, weights: bool = True) -> Path:
+    """Fetch config.json (and model.safetensors) of a Hub repo through the Hub cache."""
+    path = None
+    try:
+        for filename in ("config.json", "model.safetensors") if weights else ("config.json",):
+            path = hf_hub_download(repo_id, filename, revision=revision)
+    except RepositoryNotFoundError as e:
+        raise ModelLoadError(f"Hub repo {repo_id} was not found (or is private)") from e
+    except RevisionNotFoundError as e:
+        raise ModelLoadError(f"Hub repo {repo_id} has no revision {revision!r}") from e
+    except EntryNotFoundError as e:
+        raise ModelLoadError(f"Hub repo {repo_id} has no {filename} (is it an aigc model?)") from e
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:
+        raise ModelLoadError(
+            f"Hub repo {repo_id}: {filename} is not in the local cache and the Hub cannot be reached"
+            " (offline, or HF_HUB_OFFLINE=1)"
+        ) from e
+    except (HfHubHTTPError, OSError) as e:
+        raise ModelLoadError(f"Hub repo {repo_id}: download of {filename} failed ({e})") from e
+    return Path(path).parent
+
+
+def read_config(folder: Path) -> dict:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"{folder / 'config.json'} is not readable JSON ({e})") from e
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{folder / 'config.json'} is not a JSON object")
+    return config

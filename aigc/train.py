@@ -1,0 +1,407 @@
+"""Train any bundled model from scratch.
+
+    python -m aigc.train classifier --data fashion --out weights/classifier-fashion
+    python -m aigc.train gan --data fashion --loss hinge --out weights/gan-fashion
+    python -m aigc.train mlp-gan --data mnist --out weights/gan-mlp-mnist
+    python -m aigc.train vae --data mnist --latent-dim 2 --out weights/vae-mnist-2d
+    python -m aigc.train gpt --data shakespeare --out weights/gpt-shakespeare
+
+Each run has a fixed seed, a progress bar, sample grids and a resumable
+checkpoint in ``--run-dir`` (default runs/<out name>), and writes the final
+weights in Hub format to ``--out`` with ``training_log.json`` (the command, the
+wall time, the hardware and the loss curves).  Under
+``torchrun --nproc_per_node N`` the same command trains data-parallel (DDP:
+gloo on the CPU, NCCL on GPUs); each rank sees its own shard of every batch.
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm import tqdm
+
+from aigc.data import CLASS_NAMES, load_images, load_text
+from aigc.hub import default_device
+from aigc.images import save_grid
+from aigc.models import GPT, VAE, Classifier, ClassifierConfig, GANConfig, GPTConfig, VAEConfig
+from aigc.models.gan import build_gan
+from aigc.models.vae import vae_loss
+
+
+class Run:
+    """What every family's training shares: seed, devices, DDP, checkpoints, budget, progress."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.distributed = "WORLD_SIZE" in os.environ
+        if self.distributed:
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            self.rank, self.world = dist.get_rank(), dist.get_world_size()
+            if torch.cuda.is_available():
+                torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        else:
+            self.rank, self.world = 0, 1
+        self.device = default_device(f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else None)
+        self.main = self.rank == 0
+        self.out = Path(args.out)
+        self.run_dir = Path(args.run_dir or Path("runs") / self.out.name)
+        self.checkpoint = self.run_dir / "checkpoint.pt"
+        torch.manual_seed(args.seed)
+        self.history: list[dict] = []
+        self.step = 0
+        self.elapsed = 0.0  # training seconds, summed over resumptions
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        model.to(self.device)
+        return DistributedDataParallel(model) if self.distributed else model
+
+    def batches(self, n: int, batch_size: int) -> Iterator[torch.Tensor]:
+        """Endless shuffled index batches; every rank takes its own slice of the same permutation."""
+        generator = torch.Generator().manual_seed(self.args.seed)
+        per_rank = batch_size // self.world
+        while True:
+            order = torch.randperm(n, generator=generator)
+            for start in range(0, n - batch_size + 1, batch_size):
+                yield order[start + self.rank * per_rank : start + (self.rank + 1) * per_rank]
+
+    def fit(self, state: dict, step_fn: Callable[[], dict[str, float]], sample_fn: Callable[[Path], None]) -> None:
+        """Run step_fn until --steps or --minutes, with checkpoints, samples and a progress bar.
+
+        ``state`` holds the modules and optimizers to checkpoint, by name.
+        """
+        args = self.args
+        if args.resume and self.checkpoint.exists():
+            self.load_checkpoint(state)
+        bar = tqdm(total=args.steps, initial=self.step, disable=not self.main, dynamic_ncols=True,
+                   desc=self.out.name, smoothing=0.05)
+        start = time.perf_counter() - self.elapsed
+        deadline = start + args.minutes * 60 if args.minutes else math.inf
+        while self.step < args.steps and time.perf_counter() < deadline:
+            losses = step_fn()
+            self.step += 1
+            bar.update(1)
+            if self.step % args.log_every == 0 or self.step == args.steps:
+                self.history.append({"step": self.step, **{k: round(v, 5) for k, v in losses.items()}})
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+            self.elapsed = time.perf_counter() - start
+            if self.main and self.step % args.sample_every == 0:
+                sample_fn(self.run_dir / "samples" / f"step_{self.step:06d}.png")
+            if self.step % args.checkpoint_every == 0:
+                self.save_checkpoint(state)
+        bar.close()
+        self.save_checkpoint(state)
+
+    def save_checkpoint(self, state: dict) -> None:
+        if not self.main:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        payload = {name: unwrap(obj).state_dict() for name, obj in state.items()}
+        payload["progress"] = {"step": self.step, "elapsed": self.elapsed, "history": self.history,
+                               "rng": torch.get_rng_state()}
+        torch.save(payload, self.checkpoint.with_suffix(".tmp"))
+        self.checkpoint.with_suffix(".tmp").replace(self.checkpoint)  # never leave a half-written checkpoint
+
+    def load_checkpoint(self, state: dict) -> None:
+        payload = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
+        for name, obj in state.items():
+            unwrap(obj).load_state_dict(payload[name])
+        progress = payload["progress"]
+        self.step, self.elapsed, self.history = progress["step"], progress["elapsed"], progress["history"]
+        torch.set_rng_state(progress["rng"].cpu())
+        if self.main:
+            print(f"resumed {self.checkpoint} at step {self.step}")
+
+    def export(self, model: nn.Module, sample_fn: Callable[[Path], None], data: str) -> None:
+        """Write the final weights in Hub format, a sample grid and the training log."""
+        if self.main:
+            model = unwrap(model)
+            model.save_pretrained(self.out)
+            (self.out / "README.md").unlink(missing_ok=True)  # the card is written by aigc.evaluate
+            sample_fn(self.out / "samples.png")
+            log = {
+                "command": "python -m aigc.train " + shlex.join(sys.argv[1:]),
+                "data": data,
+                "steps": self.step,
+                "world_size": self.world,
+                "wall_time_s": round(self.elapsed, 1),
+                "hardware": hardware(self.device),
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "seed": self.args.seed,
+                "history": self.history,
+            }
+            (self.out / "training_log.json").write_text(json.dumps(log, indent=1))
+            print(f"wrote {self.out} ({self.step} steps, {self.elapsed / 60:.1f} min)")
+        if self.distributed:
+            dist.barrier()
+            dist.destroy_process_group()
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def random_shift(x: torch.Tensor, pixels: int, flip: bool) -> torch.Tensor:
+    """Augmentation: shift each image by up to ``pixels`` (and mirror it, for clothes)."""
+    n, _, h, w = x.shape
+    theta = torch.zeros(n, 2, 3, device=x.device)
+    theta[:, 0, 0] = 1
+    theta[:, 1, 1] = 1
+    if flip:
+        theta[:, 0, 0] = torch.where(torch.rand(n, device=x.device) < 0.5, -1.0, 1.0)
+    shift = torch.randint(-pixels, pixels + 1, (n, 2), device=x.device)
+    theta[:, :, 2] = shift * 2 / torch.tensor([w, h], device=x.device)  # pixels -> [-1, 1] coordinates
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
+def train_classifier(args: argparse.Namespace, run: Run) -> None:
+    images, labels = load_images(args.data, "train")
+    config = ClassifierConfig(class_names=CLASS_NAMES[args.data], num_classes=len(CLASS_NAMES[args.data]),
+                              width=args.width or 32)
+    model = run.wrap(Classifier(config))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr or 2e-3, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr or 2e-3, total_steps=args.steps)
+    batches = run.batches(len(images), args.batch_size)
+
+    def step() -> dict[str, float]:
+        idx = next(batches)
+        x = random_shift(images[idx].to(run.device), 2, flip=args.data == "fashion")
+        y = labels[idx].to(run.device)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=0.05)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        return {"loss": loss.item(), "acc": (logits.argmax(1) == y).float().mean().item()}
+
+    def sample(path: Path) -> None:  # the test images the model gets most wrong
+        net = unwrap(model).eval()
+        with torch.no_grad():
+            x, y = load_images(args.data, "test")
+            wrong = (net(x[:1000].to(run.device)).argmax(1).cpu() != y[:1000]).nonzero().flatten()[:32]
+        save_grid(x[wrong], path, nrow=8)
+        net.train()
+
+    run.fit({"model": model, "optimizer": optimizer, "schedule": schedule}, step, sample)
+    run.export(model, sample, f"{args.data} train split ({len(images)} images)")
+
+
+GAN_LOSSES = ("bce", "hinge", "wgan-gp")
+
+
+def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    if kind == "bce":  # the tutorial's: real -> 1, fake -> 0
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+    if kind == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    return fake.mean() - real.mean()  # Wasserstein critic; its gradient penalty is added separately
+
+
+def generator_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-fake).mean() if kind == "bce" else -fake.mean()  # non-saturating for bce
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al., 2017): push the critic's gradient norm to 1 between real and fake."""
+    mix = torch.rand(len(real), 1, 1, 1, device=real.device)
+    x = (mix * real + (1 - mix) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x, labels).sum(), x, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def train_gan(args: argparse.Namespace, run: Run) -> None:
+    images, labels = load_images(args.data, "train")
+    names = CLASS_NAMES[args.data]
+    mlp = args.family == "mlp-gan"
+    config = GANConfig(model_type="mlp-gan" if mlp else "dcgan", latent_dim=args.latent_dim or 64,
+                       num_classes=len(names), class_names=names, width=args.width or (128 if mlp else 64))
+    generator, discriminator = build_gan(config)
+    generator, discriminator = run.wrap(generator), run.wrap(discriminator)
+    # An exponential moving average of the generator's weights is what we ship: it is smoother than any one step.
+    ema = AveragedModel(unwrap(generator), multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+    betas = (0.0, 0.9) if args.loss == "wgan-gp" else (0.5, 0.999)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=args.lr or 2e-4, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=args.lr or 2e-4, betas=betas)
+    batches = run.batches(len(images), args.batch_size)
+    fixed_z = torch.randn(80, config.latent_dim, generator=torch.Generator().manual_seed(0)).to(run.device)
+    fixed_labels = (torch.arange(80) // 8 % config.num_classes).to(run.device)
+
+    def step() -> dict[str, float]:
+        for _ in range(args.d_steps):
+            idx = next(batches)
+            real, y = images[idx].to(run.device) * 2 - 1, labels[idx].to(run.device)
+            z = torch.randn(len(real), config.latent_dim, device=run.device)
+            with torch.no_grad():
+                fake = generator(z, y)
+            # one forward for real and fake together: simpler for DDP, and faster
+            score_real, score_fake = discriminator(torch.cat([real, fake]), torch.cat([y, y])).chunk(2)
+            loss_d = discriminator_loss(args.loss, score_real, score_fake)
+            if args.loss == "wgan-gp":
+                loss_d = loss_d + 10 * gradient_penalty(unwrap(discriminator), real, fake, y)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+        z = torch.randn(len(real), config.latent_dim, device=run.device)
+        loss_g = generator_loss(args.loss, discriminator(generator(z, y), y))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        ema.update_parameters(unwrap(generator))
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+    def sample(path: Path) -> None:
+        net = ema.module.eval()
+        save_grid(net.generate(fixed_z, fixed_labels), path, nrow=8)
+
+    run.fit({"generator": generator, "discriminator": discriminator, "ema": ema,
+             "opt_g": opt_g, "opt_d": opt_d}, step, sample)
+    run.export(ema.module, sample, f"{args.data} train split ({len(images)} images), {args.loss} loss")
+
+
+def train_vae(args: argparse.Namespace, run: Run) -> None:
+    images, _ = load_images(args.data, "train")
+    names = CLASS_NAMES[args.data]
+    config = VAEConfig(latent_dim=args.latent_dim or 16, num_classes=len(names), class_names=names,
+                       width=args.width or 32)
+    model = run.wrap(VAE(config))
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=1e-5)
+    batches = run.batches(len(images), args.batch_size)
+    fixed = load_images(args.data, "test")[0][:32]
+
+    def step() -> dict[str, float]:
+        x = images[next(batches)].to(run.device)
+        logits, mu, logvar = model(x)
+        loss, reconstruction, kl = vae_loss(logits, x, mu, logvar)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        return {"loss": loss.item(), "reconstruction": reconstruction.item(), "kl": kl.item()}
+
+    def sample(path: Path) -> None:  # test images above their reconstructions, then prior samples
+        net = unwrap(model).eval()
+        with torch.no_grad():
+            prior = net.decode(torch.randn(32, config.latent_dim, generator=torch.Generator().manual_seed(0)))
+            grid = torch.cat([fixed, net.decode(net.encode(fixed)[0]).cpu(), prior.cpu()])
+        save_grid(grid, path, nrow=16)
+        net.train()
+
+    run.fit({"model": model, "optimizer": optimizer, "schedule": schedule}, step, sample)
+    run.export(model, sample, f"{args.data} train split ({len(images)} images)")
+
+
+def train_gpt(args: argparse.Namespace, run: Run) -> None:
+    train_text, val_text = load_text("train"), load_text("val")
+    config = GPTConfig(vocab="".join(sorted(set(train_text + val_text))), block_size=args.block_size,
+                       n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout)
+    raw = GPT(config)
+    data = torch.tensor(raw.tokenizer.encode(train_text))
+    val = torch.tensor(raw.tokenizer.encode(val_text))
+    model = run.wrap(raw)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr or 1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    warmup = min(200, args.steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * (
+        0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
+    generator = torch.Generator().manual_seed(args.seed + run.rank)
+    per_rank = args.batch_size // run.world
+
+    def windows(source: torch.Tensor, n: int, gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        starts = torch.randint(len(source) - config.block_size - 1, (n,), generator=gen)
+        x = torch.stack([source[s : s + config.block_size] for s in starts])
+        y = torch.stack([source[s + 1 : s + 1 + config.block_size] for s in starts])
+        return x.to(run.device), y.to(run.device)
+
+    def step() -> dict[str, float]:
+        x, y = windows(data, per_rank, generator)
+        logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        losses = {"loss": loss.item()}
+        if run.step % args.sample_every == args.sample_every - 1:  # a quick held-out estimate, same windows each time
+            net = unwrap(model).eval()
+            with torch.no_grad():
+                vx, vy = windows(val, 16, torch.Generator().manual_seed(1))
+                losses["val_loss"] = F.cross_entropy(net(vx).flatten(0, 1), vy.flatten()).item()
+            net.train()
+        return losses
+
+    def sample(path: Path) -> None:
+        net = unwrap(model).eval()
+        text = net.generate_text("ROMEO:\n", max_new_tokens=300, temperature=0.8, seed=0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".txt").write_text("ROMEO:\n" + text)
+        net.train()
+
+    run.fit({"model": model, "optimizer": optimizer, "schedule": schedule}, step, sample)
+    run.export(model, sample, f"Shakespeare train plays ({len(data):,} characters)")
+
+
+TRAINERS = {"classifier": train_classifier, "gan": train_gan, "mlp-gan": train_gan, "vae": train_vae, "gpt": train_gpt}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m aigc.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("family", choices=TRAINERS)
+    p.add_argument("--data", required=True, choices=("mnist", "fashion", "shakespeare"))
+    p.add_argument("--out", required=True, help="folder for the final weights, e.g. weights/gan-fashion")
+    p.add_argument("--run-dir", help="checkpoints and sample grids (default runs/<out name>)")
+    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--minutes", type=float, default=0, help="wall-clock budget; 0 = none")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, help="learning rate (default: the family's usual one)")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--width", type=int, help="feature maps or hidden units (default: the family's)")
+    p.add_argument("--latent-dim", type=int)
+    gan = p.add_argument_group("GAN")
+    gan.add_argument("--loss", choices=GAN_LOSSES, default="hinge")
+    gan.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
+    gan.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average")
+    gpt = p.add_argument_group("GPT")
+    gpt.add_argument("--block-size", type=int, default=256)
+    gpt.add_argument("--n-layer", type=int, default=4)
+    gpt.add_argument("--n-head", type=int, default=4)
+    gpt.add_argument("--n-embd", type=int, default=256)
+    gpt.add_argument("--dropout", type=float, default=0.1)
+    args = p.parse_args(argv)
+    if (args.family == "gpt") != (args.data == "shakespeare"):
+        p.error("the GPT trains on --data shakespeare, the image models on mnist or fashion")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    TRAINERS[args.family](args, Run(args))
+
+
+if __name__ == "__main__":
+    main()
