@@ -30,7 +30,7 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from aigc.data import CLASS_NAMES, load_images, load_text
@@ -229,6 +229,16 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
+def ema_average(decay: float) -> Callable:
+    """EMA whose decay warms up as (1 + n) / (10 + n), so early samples are not stuck at the initial weights."""
+
+    def average(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        d = min(decay, (1 + float(n)) / (10 + float(n)))
+        return d * averaged + (1 - d) * current
+
+    return average
+
+
 def train_gan(args: argparse.Namespace, run: Run) -> None:
     images, labels = load_images(args.data, "train")
     names = CLASS_NAMES[args.data]
@@ -238,7 +248,7 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
     generator, discriminator = build_gan(config)
     generator, discriminator = run.wrap(generator), run.wrap(discriminator)
     # An exponential moving average of the generator's weights is what we ship: it is smoother than any one step.
-    ema = AveragedModel(unwrap(generator), multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+    ema = AveragedModel(unwrap(generator), avg_fn=ema_average(args.ema), use_buffers=True)
     betas = (0.0, 0.9) if args.loss == "wgan-gp" else (0.5, 0.999)
     opt_g = torch.optim.Adam(generator.parameters(), lr=args.lr or 2e-4, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=args.lr or 2e-4, betas=betas)

