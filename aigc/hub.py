@@ -112,13 +112,13 @@ def download(repo_id: str, revision: str | None, weights: bool = True) -> Path:
         raise ModelLoadError(f"Hub repo {repo_id} was not found (or is private)") from e
     except RevisionNotFoundError as e:
         raise ModelLoadError(f"Hub repo {repo_id} has no revision {revision!r}") from e
-    except EntryNotFoundError as e:
-        raise ModelLoadError(f"Hub repo {repo_id} has no {filename} (is it an aigc model?)") from e
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:  # before EntryNotFoundError, its parent
         raise ModelLoadError(
             f"Hub repo {repo_id}: {filename} is not in the local cache and the Hub cannot be reached"
             " (offline, or HF_HUB_OFFLINE=1)"
         ) from e
+    except EntryNotFoundError as e:
+        raise ModelLoadError(f"Hub repo {repo_id} has no {filename} (is it an aigc model?)") from e
     except (HfHubHTTPError, OSError) as e:
         raise ModelLoadError(f"Hub repo {repo_id}: download of {filename} failed ({e})") from e
     return Path(path).parent
