@@ -69,12 +69,20 @@ class Run:
         return DistributedDataParallel(model) if self.distributed else model
 
     def batches(self, n: int, batch_size: int) -> Iterator[torch.Tensor]:
-        """Endless shuffled index batches; every rank takes its own slice of the same permutation."""
+        """Endless shuffled index batches; every rank takes its own slice of the same permutation.
+
+        The body runs at the first batch, after a checkpoint was loaded, so a resumed run
+        skips the batches it has already seen and continues exactly where it stopped.
+        """
         generator = torch.Generator().manual_seed(self.args.seed)
         per_rank = batch_size // self.world
+        seen = self.step * (self.args.d_steps if self.args.family in ("gan", "mlp-gan") else 1)
         while True:
             order = torch.randperm(n, generator=generator)
             for start in range(0, n - batch_size + 1, batch_size):
+                if seen:
+                    seen -= 1
+                    continue
                 yield order[start + self.rank * per_rank : start + (self.rank + 1) * per_rank]
 
     def fit(self, state: dict, step_fn: Callable[[], dict[str, float]], sample_fn: Callable[[Path], None]) -> None:
@@ -126,8 +134,8 @@ class Run:
 
     def export(self, model: nn.Module, sample_fn: Callable[[Path], None], data: str) -> None:
         """Write the final weights in Hub format, a sample grid and the training log."""
+        model = unwrap(model)
         if self.main:
-            model = unwrap(model)
             model.save_pretrained(self.out)
             (self.out / "README.md").unlink(missing_ok=True)  # the card is written by aigc.evaluate
             sample_fn(self.out / "samples.png")
@@ -145,8 +153,18 @@ class Run:
             (self.out / "training_log.json").write_text(json.dumps(log, indent=1))
             print(f"wrote {self.out} ({self.step} steps, {self.elapsed / 60:.1f} min)")
         if self.distributed:
-            dist.barrier()
+            self.check_replicas(model)
             dist.destroy_process_group()
+
+    def check_replicas(self, model: nn.Module) -> None:
+        """DDP must leave every rank with the same weights; fail loudly if it did not."""
+        flat = torch.cat([p.detach().flatten() for p in unwrap(model).parameters()]).to(self.device)
+        copies = [torch.empty_like(flat) for _ in range(self.world)]
+        dist.all_gather(copies, flat)
+        if not all(torch.equal(copies[0], c) for c in copies):
+            raise RuntimeError("DDP replicas diverged")
+        if self.main:
+            print(f"DDP: the {self.world} replicas are identical ({flat.numel():,} parameters)")
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -330,7 +348,7 @@ def train_gpt(args: argparse.Namespace, run: Run) -> None:
     val = torch.tensor(raw.tokenizer.encode(val_text))
     model = run.wrap(raw)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr or 1e-3, betas=(0.9, 0.99), weight_decay=0.1)
-    warmup = min(200, args.steps // 10)
+    warmup = max(1, min(200, args.steps // 10))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * (
         0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
     generator = torch.Generator().manual_seed(args.seed + run.rank)
