@@ -9,6 +9,8 @@ figures, and a missed one is said as such.
 import json
 from pathlib import Path
 
+from aigc.data import describe
+
 DESCRIPTIONS = {
     "dcgan": "A class-conditional DCGAN generator (projection discriminator, exponential moving average of the "
              "generator's weights).",
@@ -63,12 +65,13 @@ def target_lines(model_type: str, name: str, metrics: dict) -> list[str]:
     return lines
 
 
+def dataset_name(data: str) -> str:
+    """Which of our datasets a training log's data line names."""
+    return next((name for name in ("fashion", "mnist") if data.startswith(name)), "shakespeare")
+
+
 def dataset_tag(data: str) -> list[str]:
-    if data.startswith("fashion"):
-        return ["fashion_mnist"]
-    if data.startswith("mnist"):
-        return ["mnist"]
-    return []
+    return {"fashion": ["fashion_mnist"], "mnist": ["mnist"], "shakespeare": []}[dataset_name(data)]
 
 
 def write_card(folder: Path) -> Path:
@@ -95,6 +98,7 @@ def write_card(folder: Path) -> Path:
         "## Training",
         "",
         f"- data: {data}",
+        f"- split: {describe(dataset_name(data))}",
         f"- command: `{log.get('command', 'unknown')}`",
         f"- steps: {log.get('steps', '?')}, seed {log.get('seed', '?')}, {log.get('world_size', 1)} process(es)",
         f"- wall time: {hours} h {minutes} min on {log.get('hardware', 'unknown hardware')}",

