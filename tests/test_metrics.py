@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from aigc.data import load_images
-from aigc.metrics import frechet_distance, inception_score, precision_recall
+from aigc.metrics import frechet_distance, inception_score, inside_manifold, knn_radii, precision_recall
 
 
 def pixel_features(images: torch.Tensor) -> torch.Tensor:
@@ -67,3 +67,12 @@ def test_precision_recall_identical_collapsed_and_disjoint():
     assert precision > 0.9 and recall < 0.05
     far = torch.randn(1000, 8, generator=gen) + 100
     assert precision_recall(real, far) == (0.0, 0.0)
+
+
+def test_precision_recall_chunks_agree_with_one_pass():
+    gen = torch.Generator().manual_seed(0)
+    points, queries = torch.randn(300, 8, generator=gen), torch.randn(200, 8, generator=gen)
+    radii = knn_radii(points, 3, chunk=7)  # chunk sizes that do not divide the set sizes
+    assert torch.allclose(radii, knn_radii(points, 3, chunk=1000))
+    assert torch.equal(inside_manifold(queries, points, radii, chunk=7),
+                       inside_manifold(queries, points, radii, chunk=1000))
