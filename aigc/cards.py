@@ -130,3 +130,21 @@ def write_card(folder: Path) -> Path:
     path = folder / "README.md"
     path.write_text("\n".join(lines))
     return path
+
+
+TABLE_COLUMNS = {"fid": "FID ↓", "inception_score": "IS ↑", "precision": "precision ↑", "recall": "recall ↑",
+                 "class_accuracy": "right class ↑", "elbo_nats": "ELBO (nats) ↑",
+                 "reconstruction_accuracy": "recon. keeps class ↑", "val_nats_per_char": "nats/char ↓",
+                 "bits_per_char": "bits/char ↓", "test_accuracy": "test accuracy ↑"}
+
+
+def metrics_table(folders: list[Path]) -> str:
+    """One Markdown row a model, from each folder's metrics.json (the README's table)."""
+    header = "| model | " + " | ".join(TABLE_COLUMNS.values()) + " |"
+    lines = [header, "|" + " --- |" * (len(TABLE_COLUMNS) + 1)]
+    for folder in folders:
+        path = Path(folder) / "metrics.json"
+        metrics = json.loads(path.read_text()) if path.exists() else {}
+        cells = [METRIC_LABELS[k][1].format(metrics[k]) if k in metrics else "" for k in TABLE_COLUMNS]
+        lines.append(f"| {Path(folder).name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

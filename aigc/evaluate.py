@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from aigc.cards import write_card
+from aigc.cards import metrics_table, write_card
 from aigc.data import CLASS_NAMES, load_images, load_text
 from aigc.hub import list_models, load, locate
 from aigc.metrics import frechet_distance, inception_score, precision_recall
@@ -47,7 +47,9 @@ def sample_metrics(images: torch.Tensor, labels: torch.Tensor | None, dataset: s
     real_features = batched(classifier.features, real)
     features = batched(classifier.features, images)
     probs = F.softmax(classifier.head(features.to(classifier.device)), dim=1).cpu()
-    precision, recall = precision_recall(real_features, features, k=3)
+    # equal set sizes, as in the paper: k-NN radii shrink as a set grows, which would bias the comparison
+    n = min(len(real_features), len(features))
+    precision, recall = precision_recall(real_features[:n], features[:n], k=3)
     metrics = {
         "fid": frechet_distance(real_features, features),
         "inception_score": inception_score(probs, splits=10),
@@ -147,8 +149,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-chars", type=int, default=0, help="score only this many held-out characters (0 = all)")
     p.add_argument("--no-write", action="store_true", help="print only; leave metrics.json and the card alone")
+    p.add_argument("--table", action="store_true", help="print the stored metrics as a Markdown table; measure nothing")
     args = p.parse_args()
     names = list_models() if args.names == ["all"] else args.names
+    if args.table:
+        print(metrics_table([locate(name, weights=False) for name in names]))
+        return
     # classifiers first: the generators' metrics use them
     for name in sorted(names, key=lambda n: not n.startswith("classifier")):
         metrics = evaluate(name, args.samples, args.seed, args.max_chars)

@@ -259,6 +259,13 @@ def ema_average(decay: float) -> Callable:
     return average
 
 
+def mode_seeking_loss(z1: torch.Tensor, z2: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """MSGAN (Mao et al., 2019): reward images that differ as much as their latents do, so a
+    conditional generator cannot ignore z and draw one picture per class."""
+    ratio = (x1 - x2).abs().mean(dim=(1, 2, 3)) / (z1 - z2).abs().mean(dim=1)
+    return 1 / (ratio.mean() + 1e-5)
+
+
 def train_gan(args: argparse.Namespace, run: Run) -> None:
     images, labels = load_images(args.data, "train")
     names = CLASS_NAMES[args.data]
@@ -291,8 +298,14 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
-        z = torch.randn(len(real), config.latent_dim, device=run.device)
-        loss_g = generator_loss(args.loss, discriminator(generator(z, y), y))
+        half = len(real) // 2
+        if args.mode_seeking:  # pairs of samples of the same class: the two halves of the batch
+            y = torch.cat([y[:half], y[:half]])
+        z = torch.randn(len(y), config.latent_dim, device=run.device)
+        fake = generator(z, y)
+        loss_g = generator_loss(args.loss, discriminator(fake, y))
+        if args.mode_seeking:
+            loss_g = loss_g + args.mode_seeking * mode_seeking_loss(z[:half], z[half:], fake[:half], fake[half:])
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -415,6 +428,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     gan = p.add_argument_group("GAN")
     gan.add_argument("--loss", choices=GAN_LOSSES, default="hinge")
     gan.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
+    gan.add_argument("--mode-seeking", type=float, default=0.0, help="weight of the MSGAN diversity term (0 = off)")
     gan.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average")
     gpt = p.add_argument_group("GPT")
     gpt.add_argument("--block-size", type=int, default=256)
