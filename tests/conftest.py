@@ -11,6 +11,8 @@ import pytest  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives headless Chromium (skipped where it is not installed)")
+    # Gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore::pandas.errors.Pandas4Warning:gradio.queueing")
 
 
 def free_port() -> int:

@@ -1,5 +1,8 @@
 """Every endpoint of the running app through gradio_client, as an API user calls it."""
 
+from pathlib import Path
+
+import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -106,3 +109,12 @@ def test_a_file_that_is_not_a_picture_is_a_clear_error(client, pictures, tmp_pat
     with pytest.raises(AppError, match="Image B is not a picture"):
         client.predict(model=VAE, image_a=handle_file(pictures[0]), image_b=handle_file(fake),
                        api_name="/vae_interpolate")
+
+
+def test_a_client_cannot_read_server_files_through_an_image_parameter(app_url):
+    """The VAE event skips Gradio's preprocessing; Gradio must still refuse paths that were not uploaded."""
+    server_file = {"path": str(Path(__file__).resolve()), "meta": {"_type": "gradio.FileData"}}
+    call = httpx.post(f"{app_url}gradio_api/call/vae_interpolate",
+                      json={"data": [VAE, server_file, server_file, 4, "lerp"]}).json()
+    events = httpx.get(f"{app_url}gradio_api/call/vae_interpolate/{call['event_id']}", timeout=30).text
+    assert "event: error" in events and "event: complete" not in events

@@ -109,6 +109,9 @@ def compare(dataset: str = "mnist", seed=0) -> Comparison:
         if real is not None:
             panels.append((grid(vae.decode(vae.encode(real)[0])), f"{name}: reconstructions"))
         rows.append(metrics_row(name, vae))
+    if classifiers and models.of_dataset(dataset, "vae"):
+        notes.append(f"A VAE cannot be asked for a class: its samples are sorted into rows by {classifiers[0]}'s "
+                     "guess (an empty row is a class it rarely draws), and it reconstructs the real images shown last.")
     if real is not None:
         panels.append((grid(real), "real: held-out test images"))
     else:

@@ -65,7 +65,8 @@ def label_index(gan, label) -> int | None:
     raise InputError(f"Unknown class {label!r}; choose one of: {', '.join(names) or f'0 to {num_classes - 1}'}")
 
 
-def latent_point(model: str, label, seed, truncation, offsets) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor | None]:
+def latent_point(model: str, label, seed, truncation, offsets
+                 ) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor | None]:
     """Check and clamp the inputs -> (generator, z [1, latent_dim], label [1] or None).
 
     z is the seed's draw from the prior, pulled toward its mean by ``truncation``
@@ -78,7 +79,8 @@ def latent_point(model: str, label, seed, truncation, offsets) -> tuple[torch.nn
     offsets = list(offsets)
     if len(offsets) != NUM_DIRECTIONS:
         raise InputError(f"Expected {NUM_DIRECTIONS} direction offsets, got {len(offsets)}")
-    offsets = torch.tensor([number(v, f"direction {i + 1}", -MAX_OFFSET, MAX_OFFSET, 0.0) for i, v in enumerate(offsets)])
+    offsets = torch.tensor([number(value, f"direction {i}", -MAX_OFFSET, MAX_OFFSET, 0.0)
+                            for i, value in enumerate(offsets, start=1)])
     z = torch.randn(1, gan.config.latent_dim, generator=torch.Generator().manual_seed(seed))
     z = truncate(z, psi) + offsets @ directions(model)
     index = label_index(gan, label)
@@ -86,7 +88,8 @@ def latent_point(model: str, label, seed, truncation, offsets) -> tuple[torch.nn
 
 
 @gpu
-def generate(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION, offsets=(0.0,) * NUM_DIRECTIONS) -> Image.Image:
+def generate(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION,
+             offsets=(0.0,) * NUM_DIRECTIONS) -> Image.Image:
     """One picture, upscaled to 280 px with crisp pixels."""
     gan, z, labels = latent_point(model, label, seed, truncation, offsets)
     return to_pil(gan.generate(z, labels)[0], SCALE)

@@ -65,7 +65,9 @@ def stream(prompt: str | None = "", max_new_tokens=DEFAULT_NEW_TOKENS, temperatu
     temperature = number(temperature, "temperature", 0.0, MAX_TEMPERATURE, DEFAULT_TEMPERATURE)
     top_k = integer(top_k, "top_k", 0, gpt.config.vocab_size, 0)
     top_p = number(top_p, "top_p", MIN_TOP_P, 1.0, 1.0)
-    seed = random.randint(0, MAX_SEED) if seed is None or seed == "" else integer(seed, "seed", 0, MAX_SEED, 0)
+    if seed is None or str(seed).strip() == "":
+        seed = random.randint(0, MAX_SEED)
+    seed = integer(seed, "seed", 0, MAX_SEED, 0)
 
     block = gpt.config.block_size
     continuation = Continuation(seed=seed, prompt=(prompt or "\n")[-block:])

@@ -30,13 +30,14 @@ def read_image(source, what: str = "image") -> Image.Image:
         try:
             return Image.fromarray(source)
         except (TypeError, ValueError) as e:
-            raise InputError(f"{what}: an array of shape {source.shape} and type {source.dtype} is not a picture") from e
+            raise InputError(f"{what}: an array of shape {source.shape} ({source.dtype}) is not a picture") from e
     if isinstance(source, Image.Image):
         return source
     try:
         image = Image.open(Path(source))
         if image.width * image.height > MAX_PIXELS:
-            raise InputError(f"{what} is {image.width}×{image.height} pixels; the limit is {MAX_PIXELS // 10**6} megapixels")
+            limit = MAX_PIXELS // 10**6
+            raise InputError(f"{what} is {image.width}×{image.height} pixels; the limit is {limit} megapixels")
         image.load()
     except InputError:
         raise

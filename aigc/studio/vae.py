@@ -48,10 +48,9 @@ def example_pictures(model: str) -> list[Image.Image]:
 
 def example_picture(model: str, index) -> Image.Image:
     pictures = example_pictures(model)
-    index = integer(index, "example", 0, max(len(pictures) - 1, 0), 0)
     if not pictures:
         raise InputError("No example images: the test data is not prepared (python -m aigc.data prepare)")
-    return pictures[index]
+    return pictures[integer(index, "example", 0, len(pictures) - 1, 0)]
 
 
 def encode_pair(model: str, image_a, image_b) -> tuple[torch.nn.Module, torch.Tensor]:
@@ -59,8 +58,8 @@ def encode_pair(model: str, image_a, image_b) -> tuple[torch.nn.Module, torch.Te
     vae = registry().get(model, "vae")
     margin = MARGIN.get(dataset_of(vae), DEFAULT_MARGIN)
     size = vae.config.image_size
-    x = torch.stack([to_model_input(image_a, "Image A", size, margin), to_model_input(image_b, "Image B", size, margin)])
-    return vae, x
+    pair = [to_model_input(image_a, "Image A", size, margin), to_model_input(image_b, "Image B", size, margin)]
+    return vae, torch.stack(pair)
 
 
 @gpu

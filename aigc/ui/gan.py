@@ -69,7 +69,7 @@ def tab(demo: gr.Blocks) -> None:
                                    label="Frames")
                 animate = gr.Button("Animate", variant="primary")
             sweep = gr.Image(label="Sweep from -3 to +3", type="filepath", interactive=False, height=320,
-                             elem_classes="pixelated")
+                             buttons=["download"], elem_classes="pixelated")
 
     point = [model, label, seed, truncation]
     gr.on(

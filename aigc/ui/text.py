@@ -20,7 +20,7 @@ def band(probability: float) -> str:
     return next(label for low, label, _ in BANDS if probability >= low)
 
 
-def render(continuation: studio.Continuation, done: bool) -> tuple[str, list, str]:
+def render(continuation: studio.Continuation) -> tuple[str, list, str]:
     """-> (the continuation, the prompt and continuation coloured by probability, a line about it)."""
     highlighted = [(continuation.prompt, None)] + [
         (char, band(p)) for char, p in zip(continuation.chars, continuation.probabilities)
@@ -28,8 +28,7 @@ def render(continuation: studio.Continuation, done: bool) -> tuple[str, list, st
     facts = [f"seed **{continuation.seed}**", f"{len(continuation.chars)} characters"]
     if continuation.mean_probability is not None:
         facts.append(f"mean probability of the chosen character **{continuation.mean_probability:.2f}**")
-    summary = " · ".join(facts) + ("" if done else " · generating…")
-    return continuation.text, highlighted, "\n\n".join([summary, *continuation.notes])
+    return continuation.text, highlighted, "\n\n".join([" · ".join(facts), *continuation.notes])
 
 
 @user_errors
@@ -40,9 +39,9 @@ def text_generate(prompt="", max_new_tokens=studio.DEFAULT_NEW_TOKENS, temperatu
     for continuation in studio.stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, model):
         if time.monotonic() - last_shown >= REFRESH_S:
             last_shown = time.monotonic()
-            yield render(continuation, done=False)
-    if continuation is not None:
-        yield render(continuation, done=True)
+            yield render(continuation)
+    if continuation is not None:  # the last characters, which the refresh limit may have held back
+        yield render(continuation)
 
 
 def tab(demo: gr.Blocks) -> None:
@@ -68,13 +67,14 @@ def tab(demo: gr.Blocks) -> None:
                     top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k")
                     top_p = gr.Slider(studio.MIN_TOP_P, 1, value=1, step=0.01, label="Top-p")
                 with gr.Row():
-                    seed = gr.Number(None, precision=0, label="Seed", info="empty: a new random seed each time")
+                    # a Textbox: Gradio's Number shows and sends 0 when it has no value, and empty must mean random
+                    seed = gr.Textbox("", label="Seed", placeholder="random", info="empty: a new random seed each time")
                     model = gr.Dropdown(models, value=preferred(models, studio.DEFAULT_MODEL), label="Model")
         output = gr.Textbox(label="Continuation", lines=10, interactive=False, buttons=["copy"], elem_id="text-output")
         summary = gr.Markdown()
         confidence = gr.HighlightedText(
             label="How sure the model was of each character", show_legend=True, show_inline_category=False,
-            combine_adjacent=True, color_map={label: colour for _, label, colour in BANDS},
+            combine_adjacent=True, color_map={label: colour for _, label, colour in BANDS}, elem_id="text-confidence",
         )
 
     event = generate.click(
