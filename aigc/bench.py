@@ -37,6 +37,20 @@ def bench_gan(repeats: int) -> list[tuple[str, str]]:
         z, labels = torch.randn(n, gan.config.latent_dim), torch.arange(n) % gan.config.num_classes
         seconds = timed(lambda: gan.generate(z, labels), repeats)
         rows.append((f"GAN render, {n} picture(s)", f"{seconds * 1e3:.2f} ms ({seconds * 1e3 / n:.2f} ms each)"))
+    # what the GAN tab's server does per request: checks, latent, forward pass, 280 px PIL picture
+    from aigc.studio import gan as tab
+
+    offsets = [1.0] + [0.0] * (tab.NUM_DIRECTIONS - 1)
+    for method in tab.METHODS:
+        tab.directions("gan-fashion", method)  # computed once per (model, method), cached
+        seconds = timed(lambda: tab.generate("gan-fashion", 3, 7, 0.7, offsets, method), repeats)
+        rows.append((f"GAN tab, one picture ({tab.METHODS[method]})", f"{seconds * 1e3:.2f} ms"))
+    n = 16
+    batch = (["gan-fashion"] * n, [i % 10 for i in range(n)], list(range(n)), [0.7] * n, [offsets] * n, ["sefa"] * n)
+    seconds = timed(lambda: tab.generate_batch(*batch), repeats)
+    rows.append((f"GAN tab, {n} batched slider requests", f"{seconds * 1e3:.2f} ms ({seconds * 1e3 / n:.2f} ms each)"))
+    seconds = timed(lambda: tab.preview_strips("gan-fashion", 3, 7, 0.7), repeats)
+    rows.append((f"GAN tab, 8 preview strips of {tab.PREVIEW_FRAMES} (one pass)", f"{seconds * 1e3:.2f} ms"))
     return rows
 
 

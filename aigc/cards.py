@@ -34,6 +34,10 @@ METRIC_LABELS = {
     "reconstruction_nats": ("test reconstruction cross-entropy (nats per image)", "{:.2f}"),
     "reconstruction_mse": ("test reconstruction MSE", "{:.4f}"),
     "reconstruction_accuracy": ("reconstructions that keep their class", "{:.2%}"),
+    "real_fid": ("FID of real training images (the floor a generator can reach)", "{:.2f}"),
+    "real_inception_score": ("Inception Score of real training images", "{:.2f}"),
+    "real_precision": ("precision of real training images", "{:.3f}"),
+    "real_recall": ("recall of real training images", "{:.3f}"),
     "val_nats_per_char": ("held-out nats per character", "{:.3f}"),
     "bits_per_char": ("held-out bits per character", "{:.3f}"),
 }
@@ -147,4 +151,8 @@ def metrics_table(folders: list[Path]) -> str:
         metrics = json.loads(path.read_text()) if path.exists() else {}
         cells = [METRIC_LABELS[k][1].format(metrics[k]) if k in metrics else "" for k in TABLE_COLUMNS]
         lines.append(f"| {Path(folder).name} | " + " | ".join(cells) + " |")
+        if "real_fid" in metrics:  # the classifier also measured real images: the reference row
+            cells = [METRIC_LABELS[k][1].format(metrics["real_" + k]) if "real_" + k in metrics else ""
+                     for k in TABLE_COLUMNS]
+            lines.append(f"| real training images ({Path(folder).name.split('-')[-1]}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -123,10 +123,19 @@ def evaluate_gpt(gpt: GPT, max_chars: int) -> dict:
 
 
 @torch.no_grad()
-def evaluate_classifier(classifier: Classifier) -> dict:
-    x, labels = load_images(dataset_of(classifier), "test")
+def evaluate_classifier(classifier: Classifier, seed: int) -> dict:
+    """Test accuracy, and the image metrics of real training images: the best a generator could score."""
+    dataset = dataset_of(classifier)
+    x, labels = load_images(dataset, "test")
     predictions = batched(lambda b: classifier(b).argmax(1), x)
-    return {"test_accuracy": (predictions == labels).float().mean().item(), "test_images": len(x)}
+    train_x, train_labels = load_images(dataset, "train")
+    pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[: len(x)]
+    reference = sample_metrics(train_x[pick], train_labels[pick], dataset, classifier)
+    return {
+        "test_accuracy": (predictions == labels).float().mean().item(),
+        "test_images": len(x),
+        **{f"real_{key}": value for key, value in reference.items() if key != "features"},
+    }
 
 
 def evaluate(name: str, samples: int = 10_000, seed: int = 0, max_chars: int = 0) -> dict:
@@ -138,7 +147,7 @@ def evaluate(name: str, samples: int = 10_000, seed: int = 0, max_chars: int = 0
     elif isinstance(model, GPT):
         metrics = evaluate_gpt(model, max_chars)
     else:
-        metrics = evaluate_classifier(model)
+        metrics = evaluate_classifier(model, seed)
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
 
 

@@ -47,17 +47,19 @@ def sefa_directions(generator: ImageGenerator, k: int) -> tuple[torch.Tensor, to
 
 
 @torch.no_grad()
-def ganspace_directions(generator: ImageGenerator, k: int, samples: int = 4096, seed: int = 0
+def ganspace_directions(generator: ImageGenerator, k: int, samples: int = 1024, seed: int = 0
                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """GANSpace (Härkönen et al., 2020): PCA of the first layer's activations over sampled latents,
     with each component carried back to z by least squares.
 
+    The class is held fixed: the label only shifts the first layer's (linear) output, so with mixed
+    labels the top components would be differences between classes, which no direction of z makes.
     -> (directions [k, latent_dim], unit norm and orthogonal; strengths [k]: the variance each explains, descending).
     """
     config = generator.config
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(samples, config.latent_dim, generator=gen)
-    labels = torch.randint(config.num_classes, (samples,), generator=gen) if config.num_classes else None
+    labels = torch.zeros(samples, dtype=torch.long) if config.num_classes else None
     device = generator.device
     activations = generator.first_activations(z.to(device), None if labels is None else labels.to(device))
     activations = activations.double().cpu()

@@ -4,14 +4,24 @@ Conditional GANs are asked for each class.  A VAE cannot be asked for a class,
 so its prior samples are sorted into rows by the dataset's classifier (a row
 with gaps is a class the VAE rarely draws).  Its reconstructions are of the
 same held-out images that the "real" grid shows.
+
+Beside the pictures: the stored metrics table, a reading of it written from its
+numbers (:func:`reading`), each model's training curves
+(:func:`training_curves`), and the same metrics measured again, live, on fewer
+samples (:func:`measure`), with how far they are from the stored figures.
 """
 
-from dataclasses import dataclass
+import io
+import json
+import math
+from dataclasses import dataclass, field
 
 import torch
 from PIL import Image
 
 from aigc.data import CLASS_NAMES, DATASETS, load_images
+from aigc.evaluate import sample_metrics
+from aigc.hub import WEIGHTS_DIR
 from aigc.images import make_grid, to_pil
 from aigc.studio import MAX_SEED, InputError, gpu, integer
 from aigc.studio.models import GAN_TYPES, family, registry, stored_metrics
@@ -36,6 +46,7 @@ class Comparison:
     headers: list[str]
     rows: list[list[str]]  # one a model
     notes: list[str]
+    metrics: list[dict] = field(default_factory=list)  # one a row: {"model": name, metric key: number, ...}
 
 
 def held_out(dataset: str, seed: int) -> torch.Tensor | None:
@@ -65,13 +76,24 @@ def grid(images: torch.Tensor) -> Image.Image:
     return to_pil(make_grid(images.cpu(), PER_CLASS), SCALE)
 
 
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def formatted(key: str, value) -> str:
+    """A metric as the table shows it; MISSING where there is no number."""
+    fmt = next((fmt for _, k, fmt in METRICS if k == key), "{:.3g}")
+    return fmt.format(value) if is_number(value) else MISSING
+
+
 def metrics_row(name: str, model: torch.nn.Module) -> list[str]:
     metrics = stored_metrics(name)
-    cells = []
-    for _, key, fmt in METRICS:
-        value = metrics.get(key)
-        cells.append(fmt.format(value) if isinstance(value, (int, float)) else MISSING)
-    return [name, family(name, model), *cells]
+    return [name, family(name, model), *(formatted(key, metrics.get(key)) for _, key, _ in METRICS)]
+
+
+def metric_values(name: str, metrics: dict) -> dict:
+    """{"model": name, key: number} for the table's metrics that are numbers; the rest are left out."""
+    return {"model": name, **{key: metrics[key] for _, key, _ in METRICS if is_number(metrics.get(key))}}
 
 
 @gpu
@@ -86,7 +108,7 @@ def compare(dataset: str = "mnist", seed=0) -> Comparison:
     labels = torch.arange(num_classes).repeat_interleave(PER_CLASS)
     real = held_out(dataset, seed)
     classifiers = models.of_dataset(dataset, "classifier")
-    panels, rows = [], []
+    panels, rows, values = [], [], []
     notes = [f"Rows, top to bottom: {', '.join(CLASS_NAMES[dataset])}."]
 
     for name in [name for kind in GAN_TYPES for name in models.of_dataset(dataset, kind)]:  # DCGAN first
@@ -94,6 +116,7 @@ def compare(dataset: str = "mnist", seed=0) -> Comparison:
         z = torch.randn(len(labels), gan.config.latent_dim, generator=torch.Generator().manual_seed(seed))
         panels.append((grid(gan.generate(z, labels.to(gan.device))), f"{name} ({family(name, gan)})"))
         rows.append(metrics_row(name, gan))
+        values.append(metric_values(name, stored_metrics(name)))
     for name in models.of_dataset(dataset, "vae"):
         vae = models.models[name]
         count = num_classes * VAE_POOL if classifiers else len(labels)
@@ -109,6 +132,7 @@ def compare(dataset: str = "mnist", seed=0) -> Comparison:
         if real is not None:
             panels.append((grid(vae.decode(vae.encode(real)[0])), f"{name}: reconstructions"))
         rows.append(metrics_row(name, vae))
+        values.append(metric_values(name, stored_metrics(name)))
     if classifiers and models.of_dataset(dataset, "vae"):
         notes.append(f"A VAE cannot be asked for a class: its samples are sorted into rows by {classifiers[0]}'s "
                      "guess (an empty row is a class it rarely draws), and it reconstructs the real images shown last.")
@@ -125,4 +149,287 @@ def compare(dataset: str = "mnist", seed=0) -> Comparison:
     if unavailable:
         notes.append("Unavailable: " + "; ".join(unavailable))
     headers = ["Model", "Family", *(column for column, _, _ in METRICS)]
-    return Comparison(panels, headers, rows, notes)
+    return Comparison(panels, headers, rows, notes, values)
+
+
+# --- a reading of the table, written from its numbers ---------------------------------------------
+
+COLLAPSE_RECALL = 0.2  # below this recall a generator covers little of the data
+COLLAPSE_RATIO = 3  # ... or when its precision is more than this many times its recall
+
+
+def value_of(row: dict, key: str) -> float | None:
+    value = row.get(key)
+    return float(value) if is_number(value) else None
+
+
+def reading(rows: list[dict]) -> str:
+    """A few sentences on a metrics table (see :func:`reading_sentences`), as one paragraph."""
+    return " ".join(reading_sentences(rows))
+
+
+def reading_sentences(rows: list[dict]) -> list[str]:
+    """Sentences on a metrics table, each following from its numbers.
+
+    ``rows``: one a model, ``{"model": name, "fid": ..., "precision": ..., ...}``
+    (the keys of METRICS); missing or non-numeric figures are skipped.  Which
+    model is closest to the data (FID) and sharpest (precision), which covers
+    most of it (recall), where mode collapse shows (recall below
+    COLLAPSE_RECALL, or far below precision), and which keeps the class best.
+    """
+    rows = [row for row in rows if isinstance(row, dict) and row.get("model")]
+
+    def having(key):
+        return [(row["model"], value_of(row, key)) for row in rows if value_of(row, key) is not None]
+
+    def show(key, value):
+        return formatted(key, value)
+
+    sentences = []
+    fids = having("fid")
+    best_fid = min(fids, key=lambda item: item[1]) if fids else None
+    if len(fids) >= 2:
+        worst = max(fids, key=lambda item: item[1])
+        if worst[1] == best_fid[1]:
+            sentences.append(f"All {len(fids)} models have the same FID ({show('fid', best_fid[1])}).")
+        else:
+            sentences.append(f"**{best_fid[0]}** is closest to the real images overall (lowest FID, "
+                             f"{show('fid', best_fid[1])}); **{worst[0]}** is furthest ({show('fid', worst[1])}).")
+    elif fids:
+        sentences.append(f"Only **{best_fid[0]}** has an FID ({show('fid', best_fid[1])}), so there is nothing to "
+                         "compare it with.")
+
+    precisions = having("precision")
+    if len(precisions) >= 2:
+        sharpest = max(precisions, key=lambda item: item[1])
+        also = " also" if best_fid and sharpest[0] == best_fid[0] and len(fids) >= 2 else ""
+        sentences.append(f"**{sharpest[0]}** is{also} the sharpest: the highest precision "
+                         f"({show('precision', sharpest[1])}), the share of its samples that land among real images.")
+
+    recalls = having("recall")
+    if len(recalls) >= 2:
+        widest, narrowest = max(recalls, key=lambda item: item[1]), min(recalls, key=lambda item: item[1])
+        if widest[1] == narrowest[1]:
+            sentences.append(f"All {len(recalls)} models cover the data equally (recall {show('recall', widest[1])}).")
+        else:
+            sentences.append(f"**{widest[0]}** covers the most of the data (highest recall, "
+                             f"{show('recall', widest[1])}), **{narrowest[0]}** the least "
+                             f"({show('recall', narrowest[1])}).")
+
+    collapsed, poor = [], []
+    for row in rows:
+        precision, recall = value_of(row, "precision"), value_of(row, "recall")
+        if precision is None or recall is None:
+            continue
+        if recall < COLLAPSE_RECALL and precision < COLLAPSE_RECALL:
+            poor.append((recall, -precision, row["model"], precision))
+        elif recall < COLLAPSE_RECALL or recall * COLLAPSE_RATIO < precision:
+            collapsed.append((recall, -precision, row["model"], precision))
+    if collapsed:
+        named = [f"**{name}** (precision {show('precision', precision)}, recall {show('recall', recall)})"
+                 for recall, _, name, precision in sorted(collapsed)]
+        sentences.append(f"Mode collapse shows in {join(named)}: {'its' if len(named) == 1 else 'their'} samples "
+                         f"miss whole parts of the data (recall under {COLLAPSE_RECALL}, or under a third of "
+                         "precision).")
+    if poor:
+        named = [f"**{name}** (precision {show('precision', precision)}, recall {show('recall', recall)})"
+                 for recall, _, name, precision in sorted(poor)]
+        sentences.append(f"{join(named)} neither {'looks' if len(named) == 1 else 'look'} like the data nor "
+                         "covers it.")
+
+    accuracies = having("class_accuracy")
+    if accuracies:
+        best = max(accuracies, key=lambda item: item[1])
+        others = [f"{name} {show('class_accuracy', value)}" for name, value in sorted(accuracies, key=lambda i: -i[1])
+                  if name != best[0]]
+        if others:
+            sentences.append(f"**{best[0]}** keeps the class best: {show('class_accuracy', best[1])} of its samples "
+                             f"are classified as the class asked for ({', '.join(others)}).")
+        else:
+            sentences.append(f"{show('class_accuracy', best[1])} of **{best[0]}**'s samples are classified as the "
+                             "class asked for.")
+
+    if not sentences:
+        return ["No metrics are stored for these models yet; `python -m aigc.evaluate NAME` measures them."]
+    return sentences
+
+
+def join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --- training curves ------------------------------------------------------------------------------
+
+SECONDARY = ("kl", "acc")  # small figures beside large losses: drawn against a right-hand axis
+CURVE_COLUMNS = 4
+
+
+def generator_names(dataset: str) -> list[str]:
+    """The loaded GANs (DCGAN first) and VAEs of a dataset, in the table's order."""
+    models = registry()
+    return [name for kind in (*GAN_TYPES, "vae") for name in models.of_dataset(dataset, kind)]
+
+
+def training_history(name: str) -> list[dict]:
+    """The "history" of weights/NAME/training_log.json: [{"step": ..., "loss": ...}, ...]; [] if there is none."""
+    try:
+        log = json.loads((WEIGHTS_DIR / name / "training_log.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    history = log.get("history") if isinstance(log, dict) else None
+    if not isinstance(history, list):
+        return []
+    return [entry for entry in history if isinstance(entry, dict) and is_number(entry.get("step"))]
+
+
+def training_curves(dataset: str = "mnist", names: list[str] | None = None) -> Image.Image | None:
+    """Losses against steps from each model's training log, one panel a model; None if no model has a log."""
+    if dataset not in DATASETS:
+        raise InputError(f"Unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # no pyplot: no global state, safe in threads
+    from matplotlib.figure import Figure
+
+    histories = {name: training_history(name) for name in (generator_names(dataset) if names is None else names)}
+    histories = {name: history for name, history in histories.items() if history}
+    if not histories:
+        return None
+    columns = min(len(histories), CURVE_COLUMNS)
+    lines = math.ceil(len(histories) / columns)
+    figure = Figure(figsize=(3.6 * columns, 2.8 * lines), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(lines, columns, squeeze=False).flatten()
+    for ax, (name, history) in zip(axes, histories.items()):
+        keys = [key for key in history[0] if key != "step" and is_number(history[0][key])]
+        steps = [entry["step"] for entry in history]
+        handles, twin = [], None
+        for key in keys:
+            series = [entry[key] if is_number(entry.get(key)) else math.nan for entry in history]
+            if key in SECONDARY:
+                twin = twin or ax.twinx()
+                handles += twin.plot(steps, series, "--", color="tab:gray", label=f"{key} (right)")
+            else:
+                handles += ax.plot(steps, series, label=key)
+        ax.set_title(name, fontsize=10, pad=16)
+        ax.set_xlabel("step", fontsize=8)
+        ax.set_ylabel("loss", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if twin is not None:
+            twin.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        # above the plot, under the title: no curve is ever hidden behind it
+        ax.legend(handles=handles, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles),
+                  frameon=False, borderaxespad=0.1, handlelength=1.5, columnspacing=1.0)
+    for ax in axes[len(histories):]:
+        ax.set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGB")
+
+
+# --- measuring again, live ------------------------------------------------------------------------
+
+MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES = 200, 2000, 500
+LIVE_METRICS = ("fid", "inception_score", "precision", "recall", "class_accuracy")
+LIVE_HEADERS = ["Model", "Metric", "Stored", "Live", "Δ (live − stored)"]
+BATCH = 500
+
+
+@dataclass
+class Measurement:
+    """Where a live measurement stands: ``done`` of ``total`` models measured so far."""
+    done: int
+    total: int
+    samples: int
+    rows: list[list[str]]  # under LIVE_HEADERS, one a (model, metric)
+    values: list[dict]  # one a measured model, as reading() takes them
+    current: str | None  # the model being measured next, None when all are done
+
+
+def delta(key: str, live, stored) -> str:
+    if not (is_number(live) and is_number(stored)):
+        return MISSING
+    difference = live - stored
+    if key == "class_accuracy":
+        return f"{difference * 100:+.1f} pp"
+    fmt = next(fmt for _, k, fmt in METRICS if k == key)
+    return fmt.replace("{:", "{:+").format(difference)
+
+
+def live_rows(name: str, live: dict, stored: dict) -> list[list[str]]:
+    labels = {key: column for column, key, _ in METRICS}
+    return [[name, labels[key], formatted(key, stored.get(key)), formatted(key, live.get(key)),
+             delta(key, live.get(key), stored.get(key))]
+            for key in LIVE_METRICS if key in live]
+
+
+class HeldOutFeatures:
+    """A classifier that remembers the features of the held-out images, for sample_metrics.
+
+    sample_metrics works out the features of the whole test split on every call
+    (the slow part on a CPU: 10,000 Fashion-MNIST images); measuring several
+    models in a row needs them once.  Batches that are views of the cached
+    test tensor are remembered; anything else (the samples) is passed through.
+    """
+
+    _cache: dict[tuple, torch.Tensor] = {}  # (classifier id, dataset, offset, shape) -> features, for the process
+
+    def __init__(self, classifier: torch.nn.Module, dataset: str):
+        self.classifier, self.dataset = classifier, dataset
+        self.real = load_images(dataset, "test")[0]
+        self.head, self.device = classifier.head, classifier.device
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.untyped_storage().data_ptr() != self.real.untyped_storage().data_ptr():
+            return self.classifier.features(x)
+        key = (id(self.classifier), self.dataset, x.storage_offset(), tuple(x.shape))
+        if key not in self._cache:
+            self._cache[key] = self.classifier.features(x)
+        return self._cache[key]
+
+
+@gpu
+@torch.inference_mode()
+def live_metrics(name: str, dataset: str, samples: int, seed: int) -> dict:
+    """aigc.evaluate's metrics of one loaded generator on ``samples`` fresh samples (drawn as evaluate draws them)."""
+    models = registry()
+    model = models.models[name]
+    classifier = models.models[models.of_dataset(dataset, "classifier")[0]]
+    z = torch.randn(samples, model.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    if models.kinds[name] in GAN_TYPES:
+        labels = torch.arange(samples) % model.config.num_classes  # every class equally often
+        images = torch.cat([model.generate(z[i : i + BATCH].to(model.device), labels[i : i + BATCH].to(model.device))
+                            .cpu() for i in range(0, samples, BATCH)])
+    else:
+        labels = None  # a VAE cannot be asked for a class
+        images = torch.cat([model.decode(z[i : i + BATCH].to(model.device)).cpu() for i in range(0, samples, BATCH)])
+    return sample_metrics(images, labels, dataset, HeldOutFeatures(classifier, dataset))
+
+
+def measure(dataset: str = "mnist", samples=DEFAULT_SAMPLES, seed=0):
+    """Measure every generator of ``dataset`` again on ``samples`` samples (clamped to MIN_SAMPLES..MAX_SAMPLES).
+
+    Yields a :class:`Measurement` before the first model and after each one,
+    so a caller can show the table growing.
+    """
+    if dataset not in DATASETS:
+        raise InputError(f"Unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    samples = integer(samples, "samples", MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES)
+    seed = integer(seed, "seed", 0, MAX_SEED, 0)
+    if not registry().of_dataset(dataset, "classifier"):
+        raise InputError(f"No {dataset} classifier is loaded: the metrics are measured in its feature space.")
+    try:
+        load_images(dataset, "test")
+    except FileNotFoundError:
+        raise InputError(f"The {dataset} test images are not prepared (python -m aigc.data prepare): the metrics "
+                         "compare samples with them.") from None
+    names = generator_names(dataset)
+    rows, values = [], []
+    yield Measurement(0, len(names), samples, list(rows), list(values), names[0] if names else None)
+    for done, name in enumerate(names, 1):
+        live = live_metrics(name, dataset, samples, seed)
+        rows += live_rows(name, live, stored_metrics(name))
+        values.append(metric_values(name, live))
+        yield Measurement(done, len(names), samples, list(rows), list(values),
+                          names[done] if done < len(names) else None)

@@ -2,18 +2,21 @@
 
 The walk goes from the mean code of A to that of B (straight, or along the
 great circle with slerp), and all the frames are decoded in one batch, so the
-first and last frames are the VAE's reconstructions of A and B.
+first and last frames are the VAE's reconstructions of A and B.  Samples from the
+prior, z ~ N(0, T²I), show what the decoder makes of codes that no picture gave.
+The maps of the latent space are in :mod:`aigc.studio.latent_map`.
 """
 
 import functools
+import math
 
 import torch
 from PIL import Image
 
 from aigc.data import load_images
-from aigc.images import save_gif, to_pil
+from aigc.images import make_grid, save_gif, to_pil
 from aigc.latent import INTERPOLATIONS
-from aigc.studio import InputError, gpu, integer, output_file
+from aigc.studio import MAX_SEED, InputError, gpu, integer, number, output_file
 from aigc.studio.models import dataset_of, registry
 from aigc.studio.uploads import to_model_input
 
@@ -22,6 +25,9 @@ SCALE = 8  # 28 px -> 224 px frames
 FRAME_MS = 80
 MARGIN = {"mnist": 4, "fashion": 0}  # MNIST digits sit in a 20 px box; Fashion-MNIST items fill the frame
 DEFAULT_MARGIN = 2
+MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES = 1, 64, 16
+MAX_TEMPERATURE, DEFAULT_TEMPERATURE = 2.0, 1.0
+SAMPLE_SCALE = 4  # 28 px -> 112 px a sample in the grid
 
 
 def vae_models() -> list[str]:
@@ -62,16 +68,28 @@ def encode_pair(model: str, image_a, image_b) -> tuple[torch.nn.Module, torch.Te
     return vae, torch.stack(pair)
 
 
-@gpu
 @torch.inference_mode()
-def interpolate_tensors(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") -> torch.Tensor:
-    """-> frames float [steps, 1, 28, 28] in [0, 1]; steps is clamped to [2, 64]."""
+def latent_path(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") -> tuple[torch.nn.Module, torch.Tensor]:
+    """-> (vae, the codes of the frames [steps, latent_dim]: A's mean code to B's); steps is clamped to [2, 64]."""
     if mode not in INTERPOLATIONS:
         raise InputError(f"Unknown mode {mode!r}; choose one of: {', '.join(INTERPOLATIONS)}")
     steps = integer(steps, "steps", MIN_STEPS, MAX_STEPS, DEFAULT_STEPS)
     vae, x = encode_pair(model, image_a, image_b)
     mu, _ = vae.encode(x)
-    path = INTERPOLATIONS[mode](mu[0], mu[1], torch.linspace(0, 1, steps, device=mu.device))
+    return vae, INTERPOLATIONS[mode](mu[0], mu[1], torch.linspace(0, 1, steps, device=mu.device))
+
+
+@gpu
+def path_codes(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") -> torch.Tensor:
+    """The codes of the frames, on the CPU: [steps, latent_dim] (to draw the path on a map)."""
+    return latent_path(model, image_a, image_b, steps, mode)[1].cpu()
+
+
+@gpu
+@torch.inference_mode()
+def interpolate_tensors(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") -> torch.Tensor:
+    """-> frames float [steps, 1, 28, 28] in [0, 1]; steps is clamped to [2, 64]."""
+    vae, path = latent_path(model, image_a, image_b, steps, mode)
     return vae.decode(path)
 
 
@@ -79,3 +97,40 @@ def interpolate(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") 
     """-> (frames upscaled to 224 px, path of a looping GIF that plays them forth and back)."""
     frames = [to_pil(frame, SCALE) for frame in interpolate_tensors(model, image_a, image_b, steps, mode)]
     return frames, str(save_gif(frames, output_file(".gif"), FRAME_MS, ping_pong=True))
+
+
+@gpu
+@torch.inference_mode()
+def reconstruction_tensors(model: str, image_a, image_b) -> torch.Tensor:
+    """What the VAE makes of A and B: decode(mean code), float [2, 1, 28, 28]; its blur is the VAE's."""
+    vae, x = encode_pair(model, image_a, image_b)
+    return vae.decode(vae.encode(x)[0]).cpu()
+
+
+def reconstructions(model: str, image_a, image_b) -> tuple[Image.Image, Image.Image]:
+    """-> the reconstructions of A and B, upscaled like the frames."""
+    a, b = reconstruction_tensors(model, image_a, image_b)
+    return to_pil(a, SCALE), to_pil(b, SCALE)
+
+
+@gpu
+@torch.inference_mode()
+def sample_tensors(model: str, count=DEFAULT_SAMPLES, temperature=DEFAULT_TEMPERATURE, seed=0) -> torch.Tensor:
+    """Samples from the prior, z ~ N(0, T²I), decoded: float [count, 1, 28, 28].
+
+    count is clamped to [1, 64], temperature to [0, 2] and seed to [0, 2³¹ - 1]; the same seed gives
+    the same codes at every temperature (scaled), and temperature 0 decodes the prior's mean, z = 0.
+    """
+    count = integer(count, "count", MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES)
+    temperature = number(temperature, "temperature", 0.0, MAX_TEMPERATURE, DEFAULT_TEMPERATURE)
+    seed = integer(seed, "seed", 0, MAX_SEED, 0)
+    vae = registry().get(model, "vae")
+    z = torch.randn(count, vae.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return vae.decode(z * temperature).cpu()
+
+
+def sample(model: str, count=DEFAULT_SAMPLES, temperature=DEFAULT_TEMPERATURE, seed=0) -> Image.Image:
+    """The samples as one grid picture, as square as their count allows."""
+    samples = sample_tensors(model, count, temperature, seed)
+    columns = math.ceil(math.sqrt(len(samples)))
+    return to_pil(make_grid(samples, columns, padding=2, pad_value=0.25), SAMPLE_SCALE)

@@ -8,6 +8,11 @@ from aigc.studio import compare as studio
 from aigc.ui import random_seed_js, user_errors
 
 DATASET_LABELS = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
+LIVE_NOTE = (
+    "Measured again here on **N** fresh samples per model, in the same feature space as the stored figures "
+    "(which use 10,000). With few samples **FID is biased upward** (it falls as N grows), and precision and recall "
+    "move too (their k-nearest-neighbour radii depend on N): compare models at the same N, not live against stored."
+)
 
 
 @user_errors
@@ -16,6 +21,33 @@ def compare(dataset="mnist", seed=0):
     comparison = studio.compare(dataset, seed)
     table = pd.DataFrame(comparison.rows, columns=comparison.headers)
     return comparison.panels, table, "\n\n".join(comparison.notes)
+
+
+@user_errors
+def reading_and_curves(dataset="mnist"):
+    """-> (a reading of the stored table, the training curves picture or None)."""
+    comparison_rows = [studio.metric_values(name, studio.stored_metrics(name))
+                       for name in studio.generator_names(dataset)]
+    return "**Reading of the table**\n\n" + bullets(studio.reading_sentences(comparison_rows)), \
+        studio.training_curves(dataset)
+
+
+def bullets(sentences: list[str]) -> str:
+    return "\n".join(f"- {sentence}" for sentence in sentences)
+
+
+@user_errors
+def measure(dataset="mnist", samples=studio.DEFAULT_SAMPLES, seed=0, progress=gr.Progress()):
+    """Streams (live table, status): the table grows by one model at a time."""
+    for step in studio.measure(dataset, samples, seed):
+        if step.current is not None:
+            progress((step.done, step.total), desc=f"Measuring {step.current} on {step.samples} samples",
+                     unit="models")
+            status = f"Measuring **{step.current}** on {step.samples} samples ({step.done}/{step.total} done)…"
+        else:
+            status = (f"Measured {step.total} models on **{step.samples}** samples each (seed {seed}).\n\n"
+                      f"**Reading of the live figures**\n\n{bullets(studio.reading_sentences(step.values))}")
+        yield pd.DataFrame(step.rows, columns=studio.LIVE_HEADERS), status
 
 
 def tab(demo: gr.Blocks) -> None:
@@ -34,9 +66,31 @@ def tab(demo: gr.Blocks) -> None:
         grids = gr.Gallery(label="Samples: one class a row", columns=4, format="png",
                            object_fit="contain", elem_id="compare-grids",
                            elem_classes=["pixelated", "fit-content"])
-        table = gr.Dataframe(label="Metrics (stored with each model; — where not measured)", interactive=False)
+        table = gr.Dataframe(label="Metrics (stored with each model; — where not measured)", interactive=False,
+                             elem_id="compare-table")
+        reading = gr.Markdown(elem_id="compare-reading")
+        with gr.Accordion("Measure now: the same metrics, live", open=False):
+            gr.Markdown(LIVE_NOTE)
+            with gr.Row(equal_height=True):
+                samples = gr.Slider(studio.MIN_SAMPLES, studio.MAX_SAMPLES, value=studio.DEFAULT_SAMPLES,
+                                    step=100, label="Samples per model (N)", scale=3)
+                measure_button = gr.Button("Measure now", variant="primary", scale=1)
+            live_status = gr.Markdown()
+            live_table = gr.Dataframe(headers=studio.LIVE_HEADERS, label="Live metrics, and how far they are "
+                                      "from the stored ones", interactive=False, elem_id="compare-live", max_height=900)
+        gr.Markdown("**Training curves**: losses against training steps, one panel a model (from each model's "
+                    "training_log.json). A GAN's two losses are a tug of war, not a score: they need not fall. "
+                    "A VAE's loss is its negative ELBO per image: reconstruction plus KL (right-hand axis).")
+        curves = gr.Image(show_label=False, type="pil", format="png", interactive=False, elem_id="compare-curves",
+                          buttons=["download"])
 
     gr.on([demo.load, dataset.change, seed.change], compare, inputs=[dataset, seed], outputs=[grids, table, notes],
           api_name="compare", preprocess=False, trigger_mode="always_last", concurrency_limit=2,
           concurrency_id="compare")
+    gr.on([demo.load, dataset.change], reading_and_curves, inputs=[dataset], outputs=[reading, curves],
+          preprocess=False, trigger_mode="always_last", api_visibility="private", concurrency_limit=2,
+          concurrency_id="compare")
+    measure_button.click(measure, inputs=[dataset, samples, seed], outputs=[live_table, live_status],
+                         api_name="compare_measure", preprocess=False, concurrency_limit=1,
+                         concurrency_id="measure")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")

@@ -1,4 +1,7 @@
-"""The GAN tab: a picture that follows the sliders while they are dragged."""
+"""The GAN tab: a picture that follows the sliders while they are dragged, with a preview strip per direction."""
+
+import logging
+import threading
 
 import gradio as gr
 
@@ -7,27 +10,95 @@ from aigc.studio import gan as studio
 from aigc.ui import USER_ERRORS, preferred, random_seed_js, user_errors
 
 DEFAULT_SEED = 42
+DEFAULT_METHOD = studio.METHODS[studio.DEFAULT_METHOD]
+MAX_BATCH = 16
+log = logging.getLogger(__name__)
 
 
-@user_errors
 def gan_generate(model, label=0, seed=DEFAULT_SEED, truncation=studio.DEFAULT_TRUNCATION,
-                 d1=0.0, d2=0.0, d3=0.0, d4=0.0, d5=0.0, d6=0.0, d7=0.0, d8=0.0):
-    """One picture. label: a class name or index; d1..d8: offsets along the directions, -3 to 3."""
-    return studio.generate(model, label, seed, truncation, [d1, d2, d3, d4, d5, d6, d7, d8])
+                 d1=0.0, d2=0.0, d3=0.0, d4=0.0, d5=0.0, d6=0.0, d7=0.0, d8=0.0, method=DEFAULT_METHOD):
+    """One picture. label: a class name or index; d1..d8: offsets along the directions, -3 to 3;
+    method: "SeFa" or "GANSpace".
+
+    Batched (Gradio's batch=True): each argument arrives as a list, one value per waiting request, and
+    all of them are drawn in one forward pass per model.
+    """
+    offsets = [list(values) for values in zip(d1, d2, d3, d4, d5, d6, d7, d8)]
+    try:
+        return [studio.generate_batch(model, label, seed, truncation, offsets, method)]
+    except USER_ERRORS as e:
+        if len(model) == 1:
+            raise gr.Error(str(e)) from None
+        error = e
+    # one bad request must not spoil the others batched with it: they get their pictures, it gets none
+    pictures = []
+    for args in zip(model, label, seed, truncation, offsets, method):
+        try:
+            pictures.append(studio.generate(*args))
+        except USER_ERRORS as e:
+            log.warning("GAN request refused in a batch: %s", e)
+            pictures.append(None)
+    if all(picture is None for picture in pictures):
+        raise gr.Error(str(error)) from None
+    return [pictures]
 
 
 @user_errors
 def gan_sweep(model, label=0, seed=DEFAULT_SEED, truncation=studio.DEFAULT_TRUNCATION, direction=1,
-              frames=studio.DEFAULT_FRAMES):
+              frames=studio.DEFAULT_FRAMES, method=DEFAULT_METHOD):
     """An animated GIF of one direction (1 to 8) swept from -3 to +3, with every other slider at 0."""
-    return studio.sweep(model, label, seed, truncation, direction, frames)
+    return studio.sweep(model, label, seed, truncation, direction, frames, method)
 
 
 @user_errors
-def label_choices(model):
-    """The class dropdown for a newly chosen model (hidden for an unconditional GAN)."""
+def preview_strips(model, label, seed, truncation, method):
+    return studio.preview_strips(model, label, seed, truncation, method)
+
+
+@user_errors
+def seed_grid(show, model, label, seed, truncation, method, *offsets):
+    if not show:
+        return gr.Image(visible=False)
+    return gr.Image(studio.grid(model, label, seed, truncation, offsets, method), visible=True)
+
+
+@user_errors
+def latent_json(model, label, seed, truncation, method, *offsets):
+    return studio.state_json(model, label, seed, truncation, offsets, method)
+
+
+@user_errors
+def restore(text):
+    """Latent JSON -> every control of the tab (the picture then follows their change events)."""
+    state = studio.parse_state(text)
+    names = studio.class_names(state["model"])
+    label = gr.Dropdown(choices=list(zip(names, range(len(names)))), value=state["label"] or 0, visible=bool(names))
+    return [state["model"], state["method"], label, state["seed"], state["truncation"], *state["offsets"]]
+
+
+@user_errors
+def label_choices(model, label=0):
+    """The class dropdown for a newly chosen model (hidden for an unconditional GAN); a class it has is kept."""
     names = studio.class_names(model)
-    return gr.Dropdown(choices=list(zip(names, range(len(names)))), value=0, visible=bool(names))
+    try:
+        value = int(label)
+    except (TypeError, ValueError):
+        value = 0
+    value = value if 0 <= value < len(names) else 0
+    return gr.Dropdown(choices=list(zip(names, range(len(names)))), value=value, visible=bool(names))
+
+
+def warm_directions(models: list[str]) -> None:
+    """Compute every model's directions in the background, so that the first GANSpace click is quick."""
+    def run():
+        for name in models:
+            for method in studio.METHODS:
+                try:
+                    studio.directions(name, method)
+                except USER_ERRORS:
+                    pass
+
+    threading.Thread(target=run, name="gan-directions", daemon=True).start()
 
 
 def tab(demo: gr.Blocks) -> None:
@@ -37,29 +108,44 @@ def tab(demo: gr.Blocks) -> None:
         names = studio.class_names(model_name) if model_name else []
     except USER_ERRORS:  # the model failed to load; its error shows when the picture is asked for
         names = []
+    warm_directions(models)
     with gr.Tab("GAN"):
         gr.Markdown(
             "A generator turns a random point of its latent space into a picture. The **seed** picks the point, "
             "**truncation ψ** pulls it toward the centre (more typical, less varied), and each **direction** "
-            "moves it along one of the eight directions the generator responds to most (SeFa)."
+            "moves it along one of the eight directions the generator responds to most, found by **SeFa** (from "
+            "the weights) or **GANSpace** (PCA of the activations). The strip beside each slider previews that "
+            "direction from -3 to +3."
         )
         with gr.Row():
-            with gr.Column(scale=1, min_width=240):
+            with gr.Column(scale=2, min_width=240):
                 model = gr.Dropdown(models, value=model_name, label="Model")
                 label = gr.Dropdown(list(zip(names, range(len(names)))), value=0, label="Class", visible=bool(names))
                 with gr.Row(equal_height=True):
                     seed = gr.Number(DEFAULT_SEED, precision=0, label="Seed", scale=2, min_width=100)
                     dice = gr.Button("🎲 Random", scale=1, min_width=110)
                 truncation = gr.Slider(0, 1, value=studio.DEFAULT_TRUNCATION, step=0.01, label="Truncation ψ")
-            with gr.Column(scale=1, min_width=300):
+                method = gr.Radio(list(studio.METHODS.values()), value=DEFAULT_METHOD, label="Directions",
+                                  elem_id="gan-method")
+                state = gr.Textbox(label="Latent as JSON (copy it, or paste one)", lines=4, max_lines=8,
+                                   buttons=["copy"], elem_id="gan-json")
+                restore_button = gr.Button("Restore from JSON", size="sm")
+            with gr.Column(scale=3, min_width=300):
                 picture = gr.Image(label="Picture", type="pil", format="png", interactive=False, height=320,
                                    buttons=["download"], elem_id="gan-picture", elem_classes="pixelated")
-            with gr.Column(scale=1, min_width=240):
-                sliders = [
-                    gr.Slider(-studio.MAX_OFFSET, studio.MAX_OFFSET, value=0, step=0.05, label=f"Direction {i}",
-                              elem_id=f"gan-d{i}")
-                    for i in range(1, studio.NUM_DIRECTIONS + 1)
-                ]
+                show_grid = gr.Checkbox(False, label=f"Also show {studio.GRID_SEEDS} seeds under the same offsets")
+                grid = gr.Image(label=f"{studio.GRID_SEEDS} seeds (seed, seed + 1, ...)", type="pil", format="png",
+                                interactive=False, visible=False, buttons=["download"], elem_id="gan-grid",
+                                elem_classes="pixelated")
+            with gr.Column(scale=5, min_width=360):
+                sliders, strips = [], []
+                for i in range(1, studio.NUM_DIRECTIONS + 1):
+                    with gr.Row(equal_height=True):
+                        sliders.append(gr.Slider(-studio.MAX_OFFSET, studio.MAX_OFFSET, value=0, step=0.05,
+                                                 label=f"Direction {i}", elem_id=f"gan-d{i}", scale=2, min_width=150))
+                        strips.append(gr.Image(type="pil", format="png", interactive=False, show_label=False,
+                                               container=False, height=64, buttons=[], scale=3, min_width=200,
+                                               elem_id=f"gan-strip{i}", elem_classes="pixelated"))
                 reset = gr.Button("Reset directions")
         with gr.Accordion("Animate one direction", open=False):
             with gr.Row():
@@ -72,13 +158,26 @@ def tab(demo: gr.Blocks) -> None:
                              buttons=["download"], elem_classes="pixelated")
 
     point = [model, label, seed, truncation]
+    point_changes = [demo.load, model.change, label.change, seed.change, truncation.change, method.change]
+    slider_changes = [s.change for s in sliders]
     gr.on(
-        [demo.load, model.change, label.change, seed.change, truncation.change] + [s.change for s in sliders],
-        gan_generate, inputs=point + sliders, outputs=picture, api_name="gan_generate", preprocess=False,
+        point_changes + slider_changes,
+        gan_generate, inputs=point + sliders + [method], outputs=picture, api_name="gan_generate", preprocess=False,
+        batch=True, max_batch_size=MAX_BATCH,
         trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="gan",
     )
-    model.change(label_choices, model, label, api_visibility="private", show_progress="hidden")
+    gr.on(point_changes, preview_strips, inputs=point + [method], outputs=strips, preprocess=False,
+          api_visibility="private", trigger_mode="always_last", show_progress="hidden",
+          concurrency_limit=4, concurrency_id="gan")
+    gr.on(point_changes + slider_changes + [show_grid.change], seed_grid,
+          inputs=[show_grid] + point + [method] + sliders, outputs=grid, preprocess=False, api_visibility="private",
+          trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="gan")
+    gr.on(point_changes + slider_changes, latent_json, inputs=point + [method] + sliders, outputs=state,
+          preprocess=False, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+    restore_button.click(restore, state, [model, method, label, seed, truncation] + sliders, preprocess=False,
+                         api_visibility="private")
+    model.change(label_choices, [model, label], label, api_visibility="private", show_progress="hidden")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     reset.click(None, js=f"() => Array({studio.NUM_DIRECTIONS}).fill(0)", outputs=sliders, api_visibility="private")
-    animate.click(gan_sweep, inputs=point + [direction, frames], outputs=sweep, api_name="gan_sweep",
+    animate.click(gan_sweep, inputs=point + [direction, frames, method], outputs=sweep, api_name="gan_sweep",
                   preprocess=False, concurrency_limit=4, concurrency_id="gan")

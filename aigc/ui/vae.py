@@ -1,10 +1,16 @@
-"""The VAE tab: two pictures (uploaded, drawn or picked from the test set) and the frames between them."""
+"""The VAE tab: two pictures (uploaded, drawn or picked from the test set), their reconstructions and the
+frames between them; a map of the latent space (the test codes by class with the path A → B, and a 2-d VAE's
+decoded manifold) that decodes the point under a click; and samples from the prior at a chosen temperature.
+
+Only ``/vae_interpolate`` is public API; the other events are private to the page.
+"""
 
 import gradio as gr
 
-from aigc.studio import InputError
+from aigc.studio import MAX_SEED, InputError
+from aigc.studio import latent_map
 from aigc.studio import vae as studio
-from aigc.ui import USER_ERRORS, preferred, user_errors
+from aigc.ui import USER_ERRORS, preferred, random_seed_js, user_errors
 
 EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dress and a bag
 
@@ -22,6 +28,59 @@ def file_path(payload, what: str) -> str | None:
 def vae_interpolate(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
     """Frames from image A to image B through the VAE's latent space, and the same as a looping GIF."""
     return studio.interpolate(model, file_path(image_a, "Image A"), file_path(image_b, "Image B"), steps, mode)
+
+
+@user_errors
+def latent_views(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
+    """The reconstructions of A and B, and the map of the test codes with the path A → B on it.
+
+    Without two usable pictures (the model was changed before any were given) the map has no path.
+    """
+    try:
+        a, b = file_path(image_a, "Image A"), file_path(image_b, "Image B")
+        recon_a, recon_b = studio.reconstructions(model, a, b)
+        path = studio.path_codes(model, a, b, steps, mode)
+    except InputError:
+        latent_map.vae_of(model)  # an unknown model is still an error
+        recon_a = recon_b = path = None
+    try:
+        picture = latent_map.map_picture(model, path)
+    except InputError as e:  # no test set here: the rest of the tab still works
+        gr.Warning(str(e))
+        picture = None
+    return recon_a, recon_b, picture
+
+
+@user_errors
+def manifold_view(model):
+    """The decoded manifold, shown for a 2-d VAE only; the decoded point is cleared for a new model."""
+    two_d = latent_map.latent_dim(model) == 2
+    hint = "Click the map (or the manifold) to decode the point under the cursor."
+    if not two_d:
+        hint = ("Click the map to decode the point of the PCA plane under the cursor. The manifold is drawn "
+                "for a 2-d VAE only (vae-mnist-2d).")
+    return (gr.Image(latent_map.manifold(model) if two_d else None, visible=two_d),
+            gr.Image(None, label="Decoded point"), hint)
+
+
+@user_errors
+def decode_click(model, selected: gr.SelectData, manifold: bool):
+    picture, z = (latent_map.click_manifold if manifold else latent_map.click_map)(model, selected.index)
+    return gr.Image(picture, label=f"Decoded point: {latent_map.describe(z)}")
+
+
+def decode_manifold_click(model, selected: gr.SelectData):
+    return decode_click(model, selected, True)
+
+
+def decode_map_click(model, selected: gr.SelectData):
+    return decode_click(model, selected, False)
+
+
+@user_errors
+def prior_samples(model, temperature=studio.DEFAULT_TEMPERATURE, seed=0, count=studio.DEFAULT_SAMPLES):
+    """Samples from the prior, z ~ N(0, T²I), decoded, as one grid."""
+    return studio.sample(model, count, temperature, seed)
 
 
 @user_errors
@@ -60,12 +119,17 @@ def tab(demo: gr.Blocks) -> None:
             mode = gr.Radio(["lerp", "slerp"], value="lerp", label="Path",
                             info="lerp: a straight line; slerp: along the sphere where most codes lie")
             run = gr.Button("Interpolate", variant="primary", scale=0, min_width=140)
-        images, galleries = [], []
+        images, reconstructions, galleries = [], [], []
         with gr.Row():
             for side, start in zip("AB", starts):
                 with gr.Column():
-                    image = gr.Image(start, label=f"Image {side}", type="filepath", image_mode=None, format="png",
-                                     sources=["upload", "clipboard"], height=240, elem_classes="pixelated")
+                    with gr.Row():
+                        image = gr.Image(start, label=f"Image {side}", type="filepath", image_mode=None,
+                                         format="png", sources=["upload", "clipboard"], height=240,
+                                         elem_classes="pixelated")
+                        reconstruction = gr.Image(label=f"Reconstruction of {side}", type="pil", format="png",
+                                                  interactive=False, height=240, elem_id=f"vae-recon-{side.lower()}",
+                                                  elem_classes="pixelated")
                     with gr.Accordion(f"✏️ Draw {side}", open=False):
                         sketch = gr.Sketchpad(label=f"Drawing {side}", type="pil", image_mode="RGBA",
                                               canvas_size=(280, 280), layers=False, format="png",
@@ -77,15 +141,57 @@ def tab(demo: gr.Blocks) -> None:
                               show_progress="hidden")
                 gallery.select(pick_example, model, image, api_visibility="private", show_progress="hidden")
                 images.append(image)
+                reconstructions.append(reconstruction)
                 galleries.append(gallery)
         frames = gr.Gallery(label="Frames", columns=8, format="png", elem_id="vae-frames",
                             elem_classes=["pixelated", "fit-content"])
         animation = gr.Image(label="Animation (GIF, forth and back)", type="filepath", interactive=False,
                              height=260, buttons=["download"], elem_classes="pixelated")
+        gr.Markdown(
+            "### The latent space\n"
+            "Every dot is a test picture's code (the mean of q(z|x)), coloured by its class; the black line is "
+            "the path from A to B. A 2-d VAE is drawn in its own coordinates, next to its *manifold*: a grid of "
+            "codes at the prior's quantiles, decoded (Kingma & Welling, 2014). Larger VAEs are shown on the "
+            "plane of their codes' first two principal components."
+        )
+        hint = gr.Markdown("Click the map to decode the point under the cursor.")
+        with gr.Row():
+            manifold = gr.Image(label="Manifold (2-d VAE): click a point", type="pil", format="png",
+                                interactive=False, height=440, visible=False, elem_id="vae-manifold",
+                                buttons=["download"], elem_classes="pixelated", scale=4)
+            scatter = gr.Image(label="Test codes by class: click a point", type="pil", format="png",
+                               interactive=False, height=440, buttons=["download"], elem_id="vae-map", scale=5)
+            decoded = gr.Image(label="Decoded point", type="pil", format="png", interactive=False, height=300,
+                               elem_id="vae-decoded", elem_classes="pixelated", scale=3)
+        gr.Markdown("### Samples from the prior\nCodes drawn from N(0, T²I) and decoded. Temperature 0 decodes "
+                    "the prior's mean for every sample; higher temperatures reach farther from the centre.")
+        with gr.Row(equal_height=True):
+            temperature = gr.Slider(0, studio.MAX_TEMPERATURE, value=studio.DEFAULT_TEMPERATURE, step=0.05,
+                                    label="Temperature T", scale=3)
+            seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED, scale=1, min_width=100)
+            dice = gr.Button("🎲 Random", scale=0, min_width=110)
+            draw = gr.Button("Sample", variant="primary", scale=0, min_width=110)
+        samples = gr.Image(label="16 samples", type="pil", format="png", interactive=False, height=480,
+                           buttons=["download"], elem_id="vae-samples", elem_classes="pixelated")
 
-    triggers = [run.click, steps.release, mode.change] + ([demo.load] if all(starts) else [])
+    triggers = [run.click, steps.release, mode.change, model.change] + ([demo.load] if all(starts) else [])
     gr.on(triggers, vae_interpolate, inputs=[model, *images, steps, mode], outputs=[frames, animation],
           api_name="vae_interpolate", preprocess=False, trigger_mode="always_last", concurrency_limit=2,
           concurrency_id="vae")
+    views = dict(inputs=[model, *images, steps, mode], outputs=[*reconstructions, scatter], preprocess=False,
+                 api_visibility="private", show_progress="hidden", concurrency_limit=2, concurrency_id="vae")
+    # alongside the walk rather than after it: the map shows (without a path) even when a picture is missing
+    gr.on([run.click, steps.release, mode.change, model.change, demo.load], latent_views, trigger_mode="always_last",
+          **views)
+    gr.on([demo.load, model.change], manifold_view, model, [manifold, decoded, hint], api_visibility="private",
+          show_progress="hidden", concurrency_limit=2, concurrency_id="vae")
+    manifold.select(decode_manifold_click, model, decoded, api_visibility="private", show_progress="hidden",
+                    trigger_mode="always_last")
+    scatter.select(decode_map_click, model, decoded, api_visibility="private", show_progress="hidden",
+                   trigger_mode="always_last")
+    gr.on([demo.load, draw.click, temperature.release, seed.change, model.change], prior_samples,
+          [model, temperature, seed], samples, api_visibility="private", preprocess=False, show_progress="hidden",
+          trigger_mode="always_last", concurrency_limit=2, concurrency_id="vae")
+    dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     for gallery in galleries:
         model.change(example_gallery, model, gallery, api_visibility="private", show_progress="hidden")
