@@ -120,6 +120,8 @@ def write_card(folder: Path) -> Path:
         lines += ["Not measured yet.", ""]
     if targets(kind, name):
         lines += ["## Targets", "", *target_lines(kind, name, metrics), ""]
+    if (folder / "NOTES.md").exists():  # what the figures alone do not say, written by whoever trained it
+        lines += ["## Notes", "", (folder / "NOTES.md").read_text().strip(), ""]
     if (folder / "samples.png").exists():
         lines += ["## Samples", "", "![samples](samples.png)", ""]
     lines += [

@@ -149,7 +149,8 @@ def push(folder: str | Path, repo_id: str, private: bool = False, token: str | N
     commit = api.upload_folder(
         repo_id=repo_id,
         folder_path=folder,
-        allow_patterns=["config.json", "model.safetensors", "README.md", "*.png", "metrics.json", "training_log.json"],
+        allow_patterns=["config.json", "model.safetensors", "README.md", "NOTES.md", "*.png", "metrics.json",
+                        "training_log.json"],
         commit_message=f"Upload {folder.name} from AIGC Studio",
     )
     return commit.commit_url
