@@ -152,7 +152,7 @@ def test_hub_repos_load_through_the_hub_cache_and_then_offline(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     expected = float(load(str(good), device="cpu").generate(torch.ones(1, 8)).sum())
     cache = tmp_path / "hub-cache"
-    env = {"HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_HUB_CACHE": str(cache),
+    env = {"HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "0",
            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_ETAG_TIMEOUT": "5", "HF_HUB_DOWNLOAD_TIMEOUT": "5"}
     try:
         online = load_in_subprocess([("studio/tiny-gan", None), ("studio/tiny-gan", COMMIT),
