@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -40,8 +39,3 @@ def save_gif(frames: list[Image.Image], path: str | Path, duration_ms: int = 80,
         frames = frames + frames[-2:0:-1]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0, disposal=2)
     return Path(path)
-
-
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    """A grayscale PIL image -> float [1, H, W] in [0, 1]."""
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)[None]
