@@ -215,3 +215,24 @@ def test_a_click_event_decodes_and_labels_the_point():
     assert update.label == f"Decoded point: z = ({z[0]:+.2f}, {z[1]:+.2f})"
     with pytest.raises(gr.Error, match="16-d latent space"):
         ui.decode_manifold_click(VAE_16D, gr.SelectData(None, {"index": list(centre), "value": None}))
+
+
+def test_each_picture_is_shown_as_the_model_sees_it(tmp_path):
+    """A dark drawing on white is shown light on dark, 28×28 upscaled: exactly what the encoder gets."""
+    seen = vae.as_the_model_sees_it(VAE_16D, drawing("bar"))
+    vae_model = vae.registry().get(VAE_16D, "vae")
+    expected = vae.to_pil(vae.model_input(vae_model, drawing("bar"), "B"), vae.SCALE)
+    assert seen.size == (28 * vae.SCALE, 28 * vae.SCALE) and np.array_equal(pixels(seen), pixels(expected))
+    column = pixels(seen)[:, seen.width // 2]
+    assert column.max() > 200 and pixels(seen)[:, :20].max() < 30  # a light bar in the middle, dark around it
+    drawing().save(tmp_path / "a.png")
+    assert np.array_equal(pixels(ui.model_view(VAE_16D, {"path": str(tmp_path / "a.png")}, "Image A")),
+                          pixels(vae.as_the_model_sees_it(VAE_16D, drawing())))
+    assert ui.model_view(VAE_16D, None, "Image A") is None  # cleared: nothing to show, and no error
+    Image.new("RGB", (50, 50), "white").save(tmp_path / "blank.png")
+    with pytest.warns(UserWarning, match="blank"):
+        assert ui.model_view(VAE_16D, {"path": str(tmp_path / "blank.png")}, "Image A") is None
+
+
+def test_a_changed_picture_walks_again_but_waits_for_both():
+    assert ui.walk_on_change(VAE_16D, None, {"path": "b.png"}) == (gr.skip(), gr.skip())

@@ -59,13 +59,20 @@ def example_picture(model: str, index) -> Image.Image:
     return pictures[integer(index, "example", 0, len(pictures) - 1, 0)]
 
 
+def model_input(vae: torch.nn.Module, image, what: str) -> torch.Tensor:
+    """Any picture -> this VAE's input [1, 28, 28], framed the way its dataset's pictures are."""
+    return to_model_input(image, what, vae.config.image_size, MARGIN.get(dataset_of(vae), DEFAULT_MARGIN))
+
+
+def as_the_model_sees_it(model: str, image, what: str = "image") -> Image.Image:
+    """The picture after conversion (gray, 28×28, centred, light on dark), upscaled like the frames."""
+    return to_pil(model_input(registry().get(model, "vae"), image, what), SCALE)
+
+
 def encode_pair(model: str, image_a, image_b) -> tuple[torch.nn.Module, torch.Tensor]:
     """Both pictures as model inputs -> (vae, x [2, 1, 28, 28])."""
     vae = registry().get(model, "vae")
-    margin = MARGIN.get(dataset_of(vae), DEFAULT_MARGIN)
-    size = vae.config.image_size
-    pair = [to_model_input(image_a, "Image A", size, margin), to_model_input(image_b, "Image B", size, margin)]
-    return vae, torch.stack(pair)
+    return vae, torch.stack([model_input(vae, image_a, "Image A"), model_input(vae, image_b, "Image B")])
 
 
 @torch.inference_mode()

@@ -5,6 +5,8 @@ decoded manifold) that decodes the point under a click; and samples from the pri
 Only ``/vae_interpolate`` is public API; the other events are private to the page.
 """
 
+import functools
+
 import gradio as gr
 
 from aigc.studio import MAX_SEED, InputError
@@ -28,6 +30,23 @@ def file_path(payload, what: str) -> str | None:
 def vae_interpolate(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
     """Frames from image A to image B through the VAE's latent space, and the same as a looping GIF."""
     return studio.interpolate(model, file_path(image_a, "Image A"), file_path(image_b, "Image B"), steps, mode)
+
+
+def walk_on_change(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
+    """The walk again when a picture changes; nothing while one is missing (it is being replaced)."""
+    if image_a is None or image_b is None:
+        return gr.skip(), gr.skip()
+    return vae_interpolate(model, image_a, image_b, steps, mode)
+
+
+def model_view(model, image=None, what="image"):
+    """The picture as the model sees it; nothing while there is no picture, a warning if it cannot be used."""
+    try:
+        path = file_path(image, what)
+        return None if path is None else studio.as_the_model_sees_it(model, path, what)
+    except USER_ERRORS as e:  # the walk reports it as an error; here a warning is enough
+        gr.Warning(str(e))
+        return None
 
 
 @user_errors
@@ -111,7 +130,7 @@ def tab(demo: gr.Blocks) -> None:
         gr.Markdown(
             "A VAE encodes a picture to a point of its latent space and decodes points back to pictures. "
             "Give it two pictures: it walks from A's point to B's and decodes every step. Uploads of any size "
-            "or colour are turned into what the model knows: 28×28, gray, light on dark."
+            "or colour are turned into what the model knows (28×28, gray, light on dark), shown beside each."
         )
         with gr.Row():
             model = gr.Dropdown(models, value=model_name, label="Model")
@@ -126,12 +145,16 @@ def tab(demo: gr.Blocks) -> None:
                     with gr.Row():
                         image = gr.Image(start, label=f"Image {side}", type="filepath", image_mode=None,
                                          format="png", sources=["upload", "clipboard"], height=240,
-                                         elem_classes="pixelated")
+                                         elem_id=f"vae-image-{side.lower()}", elem_classes="pixelated")
+                        seen = gr.Image(label=f"{side} as seen (28×28)", type="pil", format="png",
+                                        interactive=False, height=240, elem_id=f"vae-seen-{side.lower()}",
+                                        elem_classes="pixelated")
                         reconstruction = gr.Image(label=f"Reconstruction of {side}", type="pil", format="png",
                                                   interactive=False, height=240, elem_id=f"vae-recon-{side.lower()}",
                                                   elem_classes="pixelated")
                     with gr.Accordion(f"✏️ Draw {side}", open=False):
                         sketch = gr.Sketchpad(label=f"Drawing {side}", type="pil", image_mode="RGBA",
+                                              elem_id=f"vae-sketch-{side.lower()}",
                                               canvas_size=(280, 280), layers=False, format="png",
                                               brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
                     gallery = gr.Gallery(examples, label="Or click a test image", columns=5,
@@ -140,12 +163,16 @@ def tab(demo: gr.Blocks) -> None:
                 sketch.change(drawing, sketch, image, api_visibility="private", trigger_mode="always_last",
                               show_progress="hidden")
                 gallery.select(pick_example, model, image, api_visibility="private", show_progress="hidden")
+                gr.on([image.change, model.change, demo.load], functools.partial(model_view, what=f"Image {side}"),
+                      [model, image], seen, preprocess=False, api_visibility="private", show_progress="hidden",
+                      trigger_mode="always_last")
                 images.append(image)
                 reconstructions.append(reconstruction)
                 galleries.append(gallery)
         frames = gr.Gallery(label="Frames", columns=8, format="png", elem_id="vae-frames",
                             elem_classes=["pixelated", "fit-content"])
         animation = gr.Image(label="Animation (GIF, forth and back)", type="filepath", interactive=False,
+                             elem_id="vae-animation",
                              height=260, buttons=["download"], elem_classes="pixelated")
         gr.Markdown(
             "### The latent space\n"
@@ -174,14 +201,17 @@ def tab(demo: gr.Blocks) -> None:
         samples = gr.Image(label="16 samples", type="pil", format="png", interactive=False, height=480,
                            buttons=["download"], elem_id="vae-samples", elem_classes="pixelated")
 
-    triggers = [run.click, steps.release, mode.change, model.change] + ([demo.load] if all(starts) else [])
-    gr.on(triggers, vae_interpolate, inputs=[model, *images, steps, mode], outputs=[frames, animation],
-          api_name="vae_interpolate", preprocess=False, trigger_mode="always_last", concurrency_limit=2,
-          concurrency_id="vae")
+    settings_changed = [run.click, steps.release, mode.change, model.change]
+    images_changed = [image.change for image in images]
+    walk = dict(inputs=[model, *images, steps, mode], outputs=[frames, animation], preprocess=False,
+                trigger_mode="always_last", concurrency_limit=2, concurrency_id="vae")
+    gr.on(settings_changed + ([demo.load] if all(starts) else []), vae_interpolate, api_name="vae_interpolate",
+          **walk)
+    gr.on(images_changed, walk_on_change, api_visibility="private", **walk)
     views = dict(inputs=[model, *images, steps, mode], outputs=[*reconstructions, scatter], preprocess=False,
                  api_visibility="private", show_progress="hidden", concurrency_limit=2, concurrency_id="vae")
     # alongside the walk rather than after it: the map shows (without a path) even when a picture is missing
-    gr.on([run.click, steps.release, mode.change, model.change, demo.load], latent_views, trigger_mode="always_last",
+    gr.on(settings_changed + images_changed + [demo.load], latent_views, trigger_mode="always_last",
           **views)
     gr.on([demo.load, model.change], manifold_view, model, [manifold, decoded, hint], api_visibility="private",
           show_progress="hidden", concurrency_limit=2, concurrency_id="vae")
