@@ -33,7 +33,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int, scale: int = 2)
     return path
 
 
-def save_gif(frames: list[Image.Image], path: str | Path, duration_ms: int = 80, ping_pong: bool = True) -> Path:
+def save_gif(frames: list[Image.Image], path: str | Path, duration_ms: int = 80, ping_pong: bool = False) -> Path:
     """An endlessly looping GIF; ping-pong plays the frames forward then back."""
     if ping_pong and len(frames) > 2:
         frames = frames + frames[-2:0:-1]

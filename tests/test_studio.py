@@ -88,7 +88,7 @@ def test_sweep_middle_frame_is_the_unmoved_picture():
     assert np.array_equal(pixels(frames[0]), pixels(gan.generate(GAN, 2, 7, 0.7, offsets(2, -3.0))))
     assert len(gan.sweep_frames(GAN, 2, 7, 0.7, direction=99, frames=10**6)) == gan.MAX_FRAMES
     gif = Image.open(gan.sweep(GAN, 2, 7, 0.7, direction=1, frames=5))
-    assert gif.format == "GIF" and gif.n_frames == 8  # forth and back: 5 + 3
+    assert gif.format == "GIF" and gif.n_frames == 5  # the asked number: -3 to +3, then it loops
 
 
 # --- uploads and the VAE --------------------------------------------------------------------------

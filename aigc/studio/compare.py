@@ -96,12 +96,22 @@ def metric_values(name: str, metrics: dict) -> dict:
     return {"model": name, **{key: metrics[key] for _, key, _ in METRICS if is_number(metrics.get(key))}}
 
 
+def check_dataset(dataset) -> None:
+    if dataset not in DATASETS:
+        raise InputError(f"Unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+
+
+def shared_state(dataset="mnist", seed=0) -> dict:
+    """The fields of a share link to a comparison, checked."""
+    check_dataset(dataset)
+    return {"dataset": dataset, "seed": integer(seed, "seed", 0, MAX_SEED, 0)}
+
+
 @gpu
 @torch.inference_mode()
 def compare(dataset: str = "mnist", seed=0) -> Comparison:
     """Sample grids of every loaded model of ``dataset`` under one seed, and the stored metrics table."""
-    if dataset not in DATASETS:
-        raise InputError(f"Unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    check_dataset(dataset)
     seed = integer(seed, "seed", 0, MAX_SEED, 0)
     models = registry()
     num_classes = len(CLASS_NAMES[dataset])
@@ -284,8 +294,7 @@ def training_history(name: str) -> list[dict]:
 
 def training_curves(dataset: str = "mnist", names: list[str] | None = None) -> Image.Image | None:
     """Losses against steps from each model's training log, one panel a model; None if no model has a log."""
-    if dataset not in DATASETS:
-        raise InputError(f"Unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    check_dataset(dataset)
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # no pyplot: no global state, safe in threads
     from matplotlib.figure import Figure
 
@@ -413,8 +422,7 @@ def measure(dataset: str = "mnist", samples=DEFAULT_SAMPLES, seed=0):
     Yields a :class:`Measurement` before the first model and after each one,
     so a caller can show the table growing.
     """
-    if dataset not in DATASETS:
-        raise InputError(f"Unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    check_dataset(dataset)
     samples = integer(samples, "samples", MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES)
     seed = integer(seed, "seed", 0, MAX_SEED, 0)
     if not registry().of_dataset(dataset, "classifier"):

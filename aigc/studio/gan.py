@@ -25,7 +25,7 @@ from PIL import Image
 
 from aigc.images import make_grid, save_gif, to_pil
 from aigc.latent import ganspace_directions, sefa_directions, truncate
-from aigc.studio import MAX_SEED, InputError, gpu, integer, number, output_file
+from aigc.studio import MAX_SEED, InputError, gpu, integer, number, output_file, share
 from aigc.studio.models import GAN_TYPES, registry
 
 NUM_DIRECTIONS = 8
@@ -226,9 +226,9 @@ def sweep_frames(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION, 
 
 def sweep(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION, direction=1, frames=DEFAULT_FRAMES,
           method=DEFAULT_METHOD) -> str:
-    """:func:`sweep_frames` as a looping animated GIF (forth and back) -> its path."""
+    """:func:`sweep_frames` as a looping animated GIF, one frame each -> its path."""
     pictures = sweep_frames(model, label, seed, truncation, direction, frames, method)
-    return str(save_gif(pictures, output_file(".gif"), FRAME_MS, ping_pong=True))
+    return str(save_gif(pictures, output_file(".gif"), FRAME_MS))
 
 
 # --- the point as JSON ---------------------------------------------------------------------------
@@ -310,3 +310,43 @@ def parse_state(text) -> dict:
                              "fix it, or remove \"z\" to restore from those alone")
     return {"model": model, "method": METHODS[method], "label": index, "seed": seed, "truncation": truncation,
             "offsets": offsets}
+
+
+# --- the point as a share link -------------------------------------------------------------------
+
+def shared_state(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION,
+                 offsets=(0.0,) * NUM_DIRECTIONS, method=DEFAULT_METHOD) -> dict:
+    """The fields of a share link: the state JSON without z (the link rebuilds it), the class by name."""
+    state = json.loads(state_json(model, label, seed, truncation, offsets, method))
+    del state["z"], state["label"]
+    return state
+
+
+def restore_state(text) -> dict:
+    """Pasted text -> the checked state: the latent JSON, a share link, or a share link's JSON."""
+    text = str(text or "").strip()
+    if "tab=" in text or (text.startswith("{") and '"tab"' in text):
+        tab, fields = share.read(text)
+        if tab != "gan":
+            raise InputError(f"That link is for the {tab} tab, not the GAN tab")
+        return state_from_link(fields)
+    return parse_state(text)
+
+
+def state_from_link(fields: dict[str, str]) -> dict:
+    """A share link's text fields -> the checked state, as :func:`parse_state` gives it."""
+    typed: dict = dict(fields)
+    for key in ("seed", "truncation"):
+        if key in typed:
+            typed[key] = link_number(typed[key], key)
+    if "offsets" in typed:
+        typed["offsets"] = [link_number(v, "offsets") for v in share.number_list(typed["offsets"], "offsets",
+                                                                                NUM_DIRECTIONS)]
+    return parse_state(json.dumps(typed))
+
+
+def link_number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{what} in the link must be a number, not {text!r}") from None

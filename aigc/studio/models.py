@@ -81,6 +81,9 @@ class Registry:
                 if kinds and kind not in kinds:
                     raise wrong_family(name, kind, kinds)
                 model = load(repo_id, revision=revision or None, model_types=kinds or None)
+                if model.config.model_type == "vae" and model.config.channels != 1:
+                    raise InputError(f"{name} is a VAE of {model.config.channels}-channel pictures; "
+                                     "the VAE tab works on gray pictures (1 channel)")
                 self.hub_models[name] = model
                 while len(self.hub_models) > HUB_MODELS_KEPT:
                     dropped, _ = self.hub_models.popitem(last=False)
@@ -113,6 +116,13 @@ def hub_name(repo_id, revision=None) -> str:
     if revision and not all(c.isalnum() or c in "._-/" for c in revision):
         raise InputError(f"{revision!r} is not a revision (a branch, a tag or a commit hash)")
     return f"{repo_id}@{revision}" if revision and revision != "main" else repo_id
+
+
+def load_hub_model(repo_id, revision, *kinds: str) -> str:
+    """Download and load a Hub model for a tab of ``kinds`` -> the name to pick it by."""
+    name = hub_name(repo_id, revision)
+    registry().get(name, *kinds)
+    return name
 
 
 def dataset_of(model: torch.nn.Module) -> str | None:

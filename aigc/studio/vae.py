@@ -35,28 +35,46 @@ def vae_models() -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def examples(dataset: str | None) -> tuple[torch.Tensor, ...]:
-    """The first test image of every class, for people with no picture at hand; () without the data."""
+def example_indices(dataset: str | None) -> tuple[int, ...]:
+    """Test-set indices of the first image of every class, for people with no picture at hand; () without the data."""
     if dataset is None:
         return ()
     try:
-        images, labels = load_images(dataset, "test")
+        _, labels = load_images(dataset, "test")
     except (FileNotFoundError, ValueError):
         return ()
-    firsts = [int((labels == c).nonzero()[0]) for c in labels.unique(sorted=True).tolist()]
-    return tuple(images[i] for i in firsts)
+    return tuple(int((labels == c).nonzero()[0]) for c in labels.unique(sorted=True).tolist())
+
+
+def example_sources(model: str) -> list[str]:
+    """The examples for a VAE's dataset, named as share links name test pictures: "mnist:3"."""
+    dataset = dataset_of(registry().get(model, "vae"))
+    return [f"{dataset}:{index}" for index in example_indices(dataset)]
 
 
 def example_pictures(model: str) -> list[Image.Image]:
     """The examples for a VAE's dataset, upscaled for display."""
-    return [to_pil(image, SCALE) for image in examples(dataset_of(registry().get(model, "vae")))]
+    return [held_out_picture(source) for source in example_sources(model)]
 
 
-def example_picture(model: str, index) -> Image.Image:
-    pictures = example_pictures(model)
-    if not pictures:
+def example_source(model: str, position) -> str:
+    """The name of the example at ``position`` in the gallery."""
+    sources = example_sources(model)
+    if not sources:
         raise InputError("No example images: the test data is not prepared (python -m aigc.data prepare)")
-    return pictures[integer(index, "example", 0, len(pictures) - 1, 0)]
+    return sources[integer(position, "example", 0, len(sources) - 1, 0)]
+
+
+def held_out_picture(source) -> Image.Image:
+    """"dataset:index" -> that test image, upscaled like the frames."""
+    dataset, _, index = str(source).partition(":")
+    try:
+        images, _ = load_images(dataset, "test")
+    except ValueError:
+        raise InputError(f"{source!r} names no test picture; they look like mnist:3 or fashion:120") from None
+    except FileNotFoundError:
+        raise InputError(f"The {dataset} test pictures are not available here (python -m aigc.data prepare)") from None
+    return to_pil(images[integer(index, "test picture", 0, len(images) - 1, 0)], SCALE)
 
 
 def model_input(vae: torch.nn.Module, image, what: str) -> torch.Tensor:
@@ -84,6 +102,27 @@ def latent_path(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") 
     vae, x = encode_pair(model, image_a, image_b)
     mu, _ = vae.encode(x)
     return vae, INTERPOLATIONS[mode](mu[0], mu[1], torch.linspace(0, 1, steps, device=mu.device))
+
+
+def shared_state(model: str, source_a, source_b, steps=DEFAULT_STEPS, mode="lerp") -> dict:
+    """The fields of a share link: both pictures as test-set names (uploads and drawings cannot travel)."""
+    registry().get(model, "vae")
+    for side, source in (("A", source_a), ("B", source_b)):
+        if not source:
+            raise InputError(f"Image {side} is an upload or a drawing: a link can only name test pictures. "
+                             "Pick it from the gallery to share it")
+        held_out_picture(source)
+    if mode not in INTERPOLATIONS:
+        raise InputError(f"Unknown mode {mode!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+    return {"model": model, "a": source_a, "b": source_b,
+            "steps": integer(steps, "steps", MIN_STEPS, MAX_STEPS, DEFAULT_STEPS), "mode": mode}
+
+
+def state_from_link(fields: dict[str, str]) -> dict:
+    """A share link's text fields -> the checked state, with the two pictures."""
+    state = shared_state(fields.get("model") or "vae-mnist", fields.get("a"), fields.get("b"), fields.get("steps"),
+                         fields.get("mode") or "lerp")
+    return {**state, "picture_a": held_out_picture(state["a"]), "picture_b": held_out_picture(state["b"])}
 
 
 @gpu

@@ -13,7 +13,8 @@ import inspect
 import gradio as gr
 
 from aigc.hub import ModelLoadError
-from aigc.studio import InputError
+from aigc.studio import InputError, share
+from aigc.studio.models import load_hub_model
 
 USER_ERRORS = (InputError, ModelLoadError)
 
@@ -53,3 +54,41 @@ def preferred(choices: list[str], name: str) -> str | None:
 def random_seed_js(max_seed: int) -> str:
     """A browser-side handler for a 🎲 button: a new seed without a round trip to the server."""
     return f"() => Math.floor(Math.random() * {max_seed + 1})"
+
+
+# A share link is the page's own address with the state as its query string (the server cannot know the address).
+SHARE_URL_JS = "(query) => query && query.startsWith('?') ? location.origin + location.pathname + query : query"
+
+
+def linked_fields(request: gr.Request | None, tab: str) -> dict[str, str] | None:
+    """The fields of a share link for ``tab`` in the page's address; None if it has none for this tab."""
+    params = dict(request.query_params) if request is not None else {}
+    if params.get("tab") != tab:
+        return None
+    return share.read(params)[1]
+
+
+def hub_model_field(model: gr.Dropdown, *kinds: str) -> None:
+    """Under a tab's model picker: load a model from the Hub by repo id; it joins this person's picker."""
+    bundled = [choice[1] if isinstance(choice, tuple) else choice for choice in model.choices]
+    with gr.Accordion("Load a model from the Hub", open=False):
+        with gr.Row(equal_height=True):
+            repo_id = gr.Textbox(label="Hub repo id", placeholder="owner/name", scale=3, min_width=160)
+            revision = gr.Textbox(label="Revision", placeholder="main", scale=1, min_width=80)
+            load_button = gr.Button("Load", scale=0, min_width=80)
+    loaded = gr.State([])  # this session's Hub models, most recent last
+
+    def load_with_progress(repo, rev, names, progress=gr.Progress(track_tqdm=True)):
+        progress(0, desc=f"Loading {repo} from the Hub")  # hf_hub_download's own bars then show the download
+        return add_to_picker(repo, rev, names, bundled, kinds)
+
+    gr.on([load_button.click, repo_id.submit], load_with_progress, [repo_id, revision, loaded], [model, loaded],
+          api_visibility="private", concurrency_limit=1, concurrency_id="hub")
+
+
+@user_errors
+def add_to_picker(repo_id, revision, loaded: list[str], bundled: list[str], kinds: tuple[str, ...]):
+    """Load a Hub model for a tab of ``kinds`` -> (the picker with it chosen, this session's Hub models)."""
+    name = load_hub_model(repo_id, revision, *kinds)
+    loaded = [n for n in loaded if n != name] + [name]
+    return gr.Dropdown(choices=bundled + loaded, value=name), loaded

@@ -3,9 +3,9 @@
 import gradio as gr
 import pandas as pd
 
-from aigc.studio import MAX_SEED
+from aigc.studio import MAX_SEED, share
 from aigc.studio import compare as studio
-from aigc.ui import random_seed_js, user_errors
+from aigc.ui import SHARE_URL_JS, USER_ERRORS, linked_fields, random_seed_js, user_errors
 
 DATASET_LABELS = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
 LIVE_NOTE = (
@@ -32,6 +32,24 @@ def reading_and_curves(dataset="mnist"):
         studio.training_curves(dataset)
 
 
+@user_errors
+def share_link(dataset="mnist", seed=0):
+    """The query string of a link to this comparison (the page turns it into a whole address)."""
+    return share.query_string("compare", studio.shared_state(dataset, seed))
+
+
+def open_link(request: gr.Request):
+    """The dataset and seed a share link names (the comparison then follows their change events)."""
+    try:
+        fields = linked_fields(request, "compare")
+        if fields is not None:
+            state = studio.shared_state(fields.get("dataset"), fields.get("seed"))
+            return state["dataset"], state["seed"]
+    except USER_ERRORS as e:
+        gr.Warning(f"The link could not be opened: {e}")
+    return gr.skip(), gr.skip()
+
+
 def bullets(sentences: list[str]) -> str:
     return "\n".join(f"- {sentence}" for sentence in sentences)
 
@@ -51,7 +69,7 @@ def measure(dataset="mnist", samples=studio.DEFAULT_SAMPLES, seed=0, progress=gr
 
 
 def tab(demo: gr.Blocks) -> None:
-    with gr.Tab("Compare"):
+    with gr.Tab("Compare", id="compare"):
         gr.Markdown(
             "The same seed for every model of one dataset. GANs are sharp but can miss whole kinds of pictures "
             "(low recall); VAEs cover more but blur. **FID** (lower is better) sums both; **IS**, **precision** "
@@ -62,6 +80,9 @@ def tab(demo: gr.Blocks) -> None:
                                   label="Dataset", scale=2)
             seed = gr.Number(0, precision=0, label="Seed", scale=2)
             dice = gr.Button("🎲 Random", scale=0, min_width=110)
+            share_button = gr.Button("🔗 Share", scale=0, min_width=110)
+            link = gr.Textbox(label="Link to this comparison", placeholder="press 🔗 Share", buttons=["copy"],
+                              scale=3, elem_id="compare-link")
         notes = gr.Markdown()
         grids = gr.Gallery(label="Samples: one class a row", columns=4, format="png",
                            object_fit="contain", elem_id="compare-grids",
@@ -94,3 +115,6 @@ def tab(demo: gr.Blocks) -> None:
                          api_name="compare_measure", preprocess=False, concurrency_limit=1,
                          concurrency_id="measure")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
+    demo.load(open_link, None, [dataset, seed], api_visibility="private", show_progress="hidden")
+    share_button.click(share_link, [dataset, seed], link, preprocess=False, api_visibility="private",
+                       show_progress="hidden").success(None, link, link, js=SHARE_URL_JS, api_visibility="private")
