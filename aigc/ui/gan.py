@@ -5,9 +5,12 @@ import threading
 
 import gradio as gr
 
-from aigc.studio import MAX_SEED
+from aigc.studio import MAX_SEED, share
 from aigc.studio import gan as studio
-from aigc.ui import USER_ERRORS, preferred, random_seed_js, user_errors
+from aigc.studio.models import GAN_TYPES, is_hub_name
+from aigc.ui.nearest import nearest_panel
+from aigc.ui import (SHARE_URL_JS, USER_ERRORS, hub_model_field, linked_fields, preferred, random_seed_js,
+                     user_errors)
 
 DEFAULT_SEED = 42
 DEFAULT_METHOD = studio.METHODS[studio.DEFAULT_METHOD]
@@ -69,11 +72,33 @@ def latent_json(model, label, seed, truncation, method, *offsets):
 
 @user_errors
 def restore(text):
-    """Latent JSON -> every control of the tab (the picture then follows their change events)."""
-    state = studio.parse_state(text)
+    """Latent JSON or a share link -> every control of the tab (the picture then follows their change events)."""
+    return controls(studio.restore_state(text))
+
+
+def controls(state: dict) -> list:
     names = studio.class_names(state["model"])
     label = gr.Dropdown(choices=list(zip(names, range(len(names)))), value=state["label"] or 0, visible=bool(names))
-    return [state["model"], state["method"], label, state["seed"], state["truncation"], *state["offsets"]]
+    model = gr.Dropdown(choices=studio.gan_models() + ([state["model"]] if is_hub_name(state["model"]) else []),
+                        value=state["model"])
+    return [model, state["method"], label, state["seed"], state["truncation"], *state["offsets"]]
+
+
+def open_link(request: gr.Request):
+    """The state in the page's address, if it holds one for this tab (a bad link is a warning, not an error)."""
+    try:
+        fields = linked_fields(request, "gan")
+        if fields is not None:
+            return controls(studio.state_from_link(fields))
+    except USER_ERRORS as e:
+        gr.Warning(f"The link could not be opened: {e}")
+    return [gr.skip()] * (5 + studio.NUM_DIRECTIONS)
+
+
+@user_errors
+def share_link(model, label, seed, truncation, method, *offsets):
+    """The query string of a link to this picture (the page turns it into a whole address)."""
+    return share.query_string("gan", studio.shared_state(model, label, seed, truncation, offsets, method))
 
 
 @user_errors
@@ -109,7 +134,7 @@ def tab(demo: gr.Blocks) -> None:
     except USER_ERRORS:  # the model failed to load; its error shows when the picture is asked for
         names = []
     warm_directions(models)
-    with gr.Tab("GAN"):
+    with gr.Tab("GAN", id="gan"):
         gr.Markdown(
             "A generator turns a random point of its latent space into a picture. The **seed** picks the point, "
             "**truncation ψ** pulls it toward the centre (more typical, less varied), and each **direction** "
@@ -120,6 +145,7 @@ def tab(demo: gr.Blocks) -> None:
         with gr.Row():
             with gr.Column(scale=2, min_width=240):
                 model = gr.Dropdown(models, value=model_name, label="Model")
+                hub_model_field(model, *GAN_TYPES)
                 label = gr.Dropdown(list(zip(names, range(len(names)))), value=0, label="Class", visible=bool(names))
                 with gr.Row(equal_height=True):
                     seed = gr.Number(DEFAULT_SEED, precision=0, label="Seed", scale=2, min_width=100)
@@ -127,12 +153,17 @@ def tab(demo: gr.Blocks) -> None:
                 truncation = gr.Slider(0, 1, value=studio.DEFAULT_TRUNCATION, step=0.01, label="Truncation ψ")
                 method = gr.Radio(list(studio.METHODS.values()), value=DEFAULT_METHOD, label="Directions",
                                   elem_id="gan-method")
-                state = gr.Textbox(label="Latent as JSON (copy it, or paste one)", lines=4, max_lines=8,
-                                   buttons=["copy"], elem_id="gan-json")
-                restore_button = gr.Button("Restore from JSON", size="sm")
+                state = gr.Textbox(label="Latent as JSON (copy it, or paste one or a share link)", lines=4,
+                                   max_lines=8, buttons=["copy"], elem_id="gan-json")
+                with gr.Row():
+                    restore_button = gr.Button("Restore", size="sm")
+                    share_button = gr.Button("🔗 Share", size="sm")
+                link = gr.Textbox(label="Link to this picture", placeholder="press 🔗 Share", buttons=["copy"],
+                                  elem_id="gan-link")
             with gr.Column(scale=3, min_width=300):
                 picture = gr.Image(label="Picture", type="pil", format="png", interactive=False, height=320,
                                    buttons=["download"], elem_id="gan-picture", elem_classes="pixelated")
+                nearest_panel(picture, model, api_name="nearest", columns=3)  # the app's one public /nearest
                 show_grid = gr.Checkbox(False, label=f"Also show {studio.GRID_SEEDS} seeds under the same offsets")
                 grid = gr.Image(label=f"{studio.GRID_SEEDS} seeds (seed, seed + 1, ...)", type="pil", format="png",
                                 interactive=False, visible=False, buttons=["download"], elem_id="gan-grid",
@@ -174,8 +205,11 @@ def tab(demo: gr.Blocks) -> None:
           trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="gan")
     gr.on(point_changes + slider_changes, latent_json, inputs=point + [method] + sliders, outputs=state,
           preprocess=False, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-    restore_button.click(restore, state, [model, method, label, seed, truncation] + sliders, preprocess=False,
-                         api_visibility="private")
+    restorable = [model, method, label, seed, truncation] + sliders
+    restore_button.click(restore, state, restorable, preprocess=False, api_visibility="private")
+    demo.load(open_link, None, restorable, api_visibility="private", show_progress="hidden")
+    share_button.click(share_link, point + [method] + sliders, link, preprocess=False, api_visibility="private",
+                       show_progress="hidden").success(None, link, link, js=SHARE_URL_JS, api_visibility="private")
     model.change(label_choices, [model, label], label, api_visibility="private", show_progress="hidden")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     reset.click(None, js=f"() => Array({studio.NUM_DIRECTIONS}).fill(0)", outputs=sliders, api_visibility="private")

@@ -9,10 +9,13 @@ import functools
 
 import gradio as gr
 
-from aigc.studio import MAX_SEED, InputError
+from aigc.studio import MAX_SEED, InputError, share
 from aigc.studio import latent_map
 from aigc.studio import vae as studio
-from aigc.ui import USER_ERRORS, preferred, random_seed_js, user_errors
+from aigc.studio.models import is_hub_name
+from aigc.ui.nearest import nearest_panel
+from aigc.ui import (SHARE_URL_JS, USER_ERRORS, hub_model_field, linked_fields, preferred, random_seed_js,
+                     user_errors)
 
 EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dress and a bag
 
@@ -104,7 +107,40 @@ def prior_samples(model, temperature=studio.DEFAULT_TEMPERATURE, seed=0, count=s
 
 @user_errors
 def pick_example(model, selected: gr.SelectData):
-    return studio.example_picture(model, selected.index)
+    """A gallery click -> the picture, and its name in the test set (what a share link holds)."""
+    source = studio.example_source(model, selected.index)
+    return studio.held_out_picture(source), source
+
+
+@user_errors
+def share_link(model, source_a, source_b, steps=studio.DEFAULT_STEPS, mode="lerp"):
+    """The query string of a link to this walk (the page turns it into a whole address)."""
+    return share.query_string("vae", studio.shared_state(model, source_a, source_b, steps, mode))
+
+
+def open_page(model_name, starts, request: gr.Request):
+    """On load: the walk a share link names, or the two starting pictures' walk.
+
+    One handler for both, so that the default walk cannot arrive after the linked one.
+    """
+    unchanged = [gr.skip()] * 7
+    try:
+        fields = linked_fields(request, "vae")
+        if fields is not None:
+            state = studio.state_from_link(fields)
+            pictures = state["picture_a"], state["picture_b"]
+            walk = studio.interpolate(state["model"], *pictures, state["steps"], state["mode"])
+            model = gr.Dropdown(choices=studio.vae_models() + ([state["model"]] if is_hub_name(state["model"]) else []),
+                                value=state["model"])
+            return [model, *pictures, state["a"], state["b"], state["steps"], state["mode"], *walk]
+    except USER_ERRORS as e:
+        gr.Warning(f"The link could not be opened: {e}")
+    if not all(starts):
+        return unchanged + [gr.skip()] * 2
+    try:
+        return unchanged + list(studio.interpolate(model_name, *starts))
+    except USER_ERRORS as e:
+        raise gr.Error(str(e)) from None
 
 
 @user_errors
@@ -113,9 +149,15 @@ def example_gallery(model):
 
 
 def drawing(sketch):
-    """What was drawn on a sketchpad, as a picture; nothing changes until there is a drawing."""
+    """What was drawn on a sketchpad, as a picture (not from the test set); nothing changes until there is one."""
     composite = (sketch or {}).get("composite")
-    return gr.skip() if composite is None or composite.getbbox(alpha_only=True) is None else composite
+    if composite is None or composite.getbbox(alpha_only=True) is None:
+        return gr.skip(), gr.skip()
+    return composite, None
+
+
+def not_from_the_test_set():
+    return None
 
 
 def tab(demo: gr.Blocks) -> None:
@@ -126,21 +168,30 @@ def tab(demo: gr.Blocks) -> None:
     except USER_ERRORS:  # the model failed to load; its error shows when it is used
         examples = []
     starts = [examples[i] if len(examples) > i else None for i in (EXAMPLE_A, EXAMPLE_B)]
-    with gr.Tab("VAE"):
+    start_sources = [studio.example_source(model_name, i) if start else None
+                     for i, start in zip((EXAMPLE_A, EXAMPLE_B), starts)]
+    with gr.Tab("VAE", id="vae"):
         gr.Markdown(
             "A VAE encodes a picture to a point of its latent space and decodes points back to pictures. "
             "Give it two pictures: it walks from A's point to B's and decodes every step. Uploads of any size "
             "or colour are turned into what the model knows (28×28, gray, light on dark), shown beside each."
         )
         with gr.Row():
-            model = gr.Dropdown(models, value=model_name, label="Model")
+            with gr.Column(min_width=200):
+                model = gr.Dropdown(models, value=model_name, label="Model")
+                hub_model_field(model, "vae")
             steps = gr.Slider(studio.MIN_STEPS, studio.MAX_STEPS, value=studio.DEFAULT_STEPS, step=1, label="Steps")
             mode = gr.Radio(["lerp", "slerp"], value="lerp", label="Path",
                             info="lerp: a straight line; slerp: along the sphere where most codes lie")
-            run = gr.Button("Interpolate", variant="primary", scale=0, min_width=140)
-        images, reconstructions, galleries = [], [], []
+            with gr.Column(scale=0, min_width=140):
+                run = gr.Button("Interpolate", variant="primary")
+                share_button = gr.Button("🔗 Share", size="sm")
+        link = gr.Textbox(label="Link to this walk (test pictures only: uploads and drawings cannot go in a link)",
+                          placeholder="press 🔗 Share", buttons=["copy"], elem_id="vae-link")
+        images, sources, reconstructions, galleries = [], [], [], []
         with gr.Row():
-            for side, start in zip("AB", starts):
+            for side, start, start_source in zip("AB", starts, start_sources):
+                source = gr.State(start_source)  # "mnist:3" for a test picture, None for an upload or drawing
                 with gr.Column():
                     with gr.Row():
                         image = gr.Image(start, label=f"Image {side}", type="filepath", image_mode=None,
@@ -160,17 +211,21 @@ def tab(demo: gr.Blocks) -> None:
                     gallery = gr.Gallery(examples, label="Or click a test image", columns=5,
                                          allow_preview=False, format="png", visible=bool(examples),
                                          elem_classes=["pixelated", "fit-content"])
-                sketch.change(drawing, sketch, image, api_visibility="private", trigger_mode="always_last",
+                sketch.change(drawing, sketch, [image, source], api_visibility="private", trigger_mode="always_last",
                               show_progress="hidden")
-                gallery.select(pick_example, model, image, api_visibility="private", show_progress="hidden")
+                gallery.select(pick_example, model, [image, source], api_visibility="private", show_progress="hidden")
+                gr.on([image.upload, image.clear], not_from_the_test_set, None, source, api_visibility="private",
+                      show_progress="hidden")
                 gr.on([image.change, model.change, demo.load], functools.partial(model_view, what=f"Image {side}"),
                       [model, image], seen, preprocess=False, api_visibility="private", show_progress="hidden",
                       trigger_mode="always_last")
                 images.append(image)
+                sources.append(source)
                 reconstructions.append(reconstruction)
                 galleries.append(gallery)
         frames = gr.Gallery(label="Frames", columns=8, format="png", elem_id="vae-frames",
                             elem_classes=["pixelated", "fit-content"])
+        nearest_panel(frames, model)
         animation = gr.Image(label="Animation (GIF, forth and back)", type="filepath", interactive=False,
                              elem_id="vae-animation",
                              height=260, buttons=["download"], elem_classes="pixelated")
@@ -205,8 +260,15 @@ def tab(demo: gr.Blocks) -> None:
     images_changed = [image.change for image in images]
     walk = dict(inputs=[model, *images, steps, mode], outputs=[frames, animation], preprocess=False,
                 trigger_mode="always_last", concurrency_limit=2, concurrency_id="vae")
-    gr.on(settings_changed + ([demo.load] if all(starts) else []), vae_interpolate, api_name="vae_interpolate",
-          **walk)
+    gr.on(settings_changed, vae_interpolate, api_name="vae_interpolate", **walk)
+    def on_load(request: gr.Request):
+        return open_page(model_name, starts, request)
+
+    demo.load(on_load, None,
+              [model, *images, *sources, steps, mode, frames, animation], api_visibility="private",
+              concurrency_limit=2, concurrency_id="vae")
+    share_button.click(share_link, [model, *sources, steps, mode], link, preprocess=False, api_visibility="private",
+                       show_progress="hidden").success(None, link, link, js=SHARE_URL_JS, api_visibility="private")
     gr.on(images_changed, walk_on_change, api_visibility="private", **walk)
     views = dict(inputs=[model, *images, steps, mode], outputs=[*reconstructions, scatter], preprocess=False,
                  api_visibility="private", show_progress="hidden", concurrency_limit=2, concurrency_id="vae")
