@@ -209,5 +209,6 @@ def test_restore_sets_every_control_and_a_model_change_keeps_the_restored_class(
 
     text = gan.state_json(GAN, 6, 77, 0.4, offsets(5, -2.5), "GANSpace")
     model, method, label, seed, truncation, *sliders = tab.restore(text)
-    assert (model, method, label.value, seed, truncation, sliders) == (GAN, "GANSpace", 6, 77, 0.4, offsets(5, -2.5))
+    assert (model.value, method, label.value, seed, truncation, sliders) == \
+        (GAN, "GANSpace", 6, 77, 0.4, offsets(5, -2.5))
     assert tab.label_choices(GAN, 6).value == 6 and tab.label_choices(GAN, 42).value == 0

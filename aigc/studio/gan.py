@@ -265,12 +265,7 @@ def parse_state(text) -> dict:
         raise InputError("Paste the latent JSON first (it looks like {\"model\": \"gan-mnist\", \"seed\": 42, ...})")
     if len(text) > MAX_JSON_CHARS:
         raise InputError(f"That JSON is too long ({len(text):,} characters; at most {MAX_JSON_CHARS:,})")
-    try:
-        state = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise InputError(f"That is not valid JSON: {e}") from None
-    if not isinstance(state, dict):
-        raise InputError("The latent JSON must be an object like {\"model\": ..., \"seed\": ..., ...}")
+    state = share.json_object(text, "The latent JSON", '{"model": ..., "seed": ..., ...}')
     unknown = set(state) - {"model", "method", "label", "class", "seed", "truncation", "offsets", "z"}
     if unknown:
         raise InputError(f"Unknown key(s) in the latent JSON: {', '.join(sorted(unknown))}")

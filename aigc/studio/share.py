@@ -46,12 +46,7 @@ def read(shared) -> tuple[str, dict[str, str]]:
         if len(text) > MAX_LINK_CHARS:
             raise InputError(f"That link is too long ({len(text):,} characters; at most {MAX_LINK_CHARS:,})")
         if text.startswith("{"):
-            try:
-                fields = json.loads(text)
-            except (json.JSONDecodeError, RecursionError) as e:
-                raise InputError(f"That is not valid JSON: {e}") from None
-            if not isinstance(fields, dict):
-                raise InputError("The shared JSON must be an object like {\"tab\": \"gan\", ...}")
+            fields = json_object(text, "The shared JSON", '{"tab": "gan", ...}')
         else:
             fields = dict(parse_qsl(text.partition("?")[2] if "?" in text else text, keep_blank_values=True))
     tab = fields.pop("tab", None)
@@ -59,6 +54,17 @@ def read(shared) -> tuple[str, dict[str, str]]:
         raise InputError(f"The link names no tab of this app (tab={tab!r}; one of: {', '.join(TABS)})")
     return tab, {key: ",".join(map(str, value)) if isinstance(value, list) else ("" if value is None else str(value))
                  for key, value in fields.items()}
+
+
+def json_object(text: str, what: str, example: str) -> dict:
+    """Pasted JSON that must be an object -> the dict; InputError naming ``what`` otherwise."""
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise InputError(f"That is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be an object like {example}")
+    return value
 
 
 def number_list(text: str, what: str, length: int) -> list[str]:
