@@ -2,9 +2,12 @@
 
 Every model is stored the way ``PyTorchModelHubMixin`` writes it: ``config.json``
 (the config dataclass, whose ``model_type`` names the class) and
-``model.safetensors``.  Weights are never unpickled.  Hub repos go through
-huggingface_hub's own download and cache code, so ``HF_HUB_OFFLINE``,
-``HF_ENDPOINT``, ``HF_HOME`` and revisions work as they do everywhere else.
+``model.safetensors``; a GPT with a BPE tokenizer also has ``tokenizer.json``.
+GPT-2 repos in the ``transformers`` format (model_type "gpt2", such as
+openai-community/gpt2) are read into our GPT.  Weights are never unpickled.
+Hub repos go through huggingface_hub's own download and cache code, so
+``HF_HUB_OFFLINE``, ``HF_ENDPOINT``, ``HF_HOME`` and revisions work as they do
+everywhere else.
 """
 
 import json
@@ -25,9 +28,11 @@ from huggingface_hub.errors import (
 )
 from safetensors import SafetensorError
 
-from aigc.models import MODEL_CLASSES
+from aigc.models import MODEL_CLASSES, TRANSFORMERS_TYPES
+from aigc.models.gpt2 import MODEL_TYPE as GPT2, TOKENIZER_FILE, BPETokenizer, from_transformers
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+# the bundled models; $AIGC_WEIGHTS_DIR points the package (and the app) at another folder of the same shape
+WEIGHTS_DIR = Path(os.environ.get("AIGC_WEIGHTS_DIR") or Path(__file__).resolve().parent.parent / "weights")
 REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,20 @@ def list_models() -> list[str]:
 
 
 def model_type(name_or_path: str, revision: str | None = None) -> str:
-    """The ``model_type`` of a model's config, without loading its weights."""
-    return read_config(locate(name_or_path, revision, weights=False))["model_type"]
+    """The ``model_type`` of a model's config ("gpt" for GPT-2), without loading its weights."""
+    return family(read_config(locate(name_or_path, revision, weights=False)))
+
+
+def family(config: dict) -> str | None:
+    """The config's model_type; a transformers checkpoint's is that of the class we read it into."""
+    kind = config.get("model_type")
+    return TRANSFORMERS_TYPES.get(kind, kind)
+
+
+def model_files(config: dict) -> tuple[str, ...]:
+    """The files of a model: config and weights, and the tokenizer of a BPE (GPT-2) model."""
+    bpe = config.get("model_type") == GPT2 or config.get("tokenizer") == "bpe"
+    return ("config.json", "model.safetensors") + ((TOKENIZER_FILE,) if bpe else ())
 
 
 def load(name_or_path: str, revision: str | None = None, device: str | torch.device | None = None,
@@ -61,14 +78,20 @@ def load(name_or_path: str, revision: str | None = None, device: str | torch.dev
     """
     folder = locate(name_or_path, revision)
     config = read_config(folder)
-    kind = config.get("model_type")
+    kind = family(config)
     if kind not in MODEL_CLASSES:
-        raise ModelLoadError(f"{name_or_path}: config.json has model_type {kind!r}; known: {', '.join(MODEL_CLASSES)}")
+        known = ", ".join([*MODEL_CLASSES, *TRANSFORMERS_TYPES])
+        raise ModelLoadError(f"{name_or_path}: config.json has model_type {kind!r}; known: {known}")
     if model_types is not None and kind not in model_types:
         raise ModelLoadError(f"{name_or_path} is a {kind} model, not one of: {', '.join(model_types)}")
     device = default_device(device)
     try:
-        model = MODEL_CLASSES[kind].from_pretrained(str(folder), map_location=str(device), strict=True)
+        if config["model_type"] == GPT2:
+            model = from_transformers(folder)
+        else:
+            model = MODEL_CLASSES[kind].from_pretrained(str(folder), map_location=str(device), strict=True)
+            if TOKENIZER_FILE in model_files(config):
+                model.tokenizer = BPETokenizer(folder / TOKENIZER_FILE)
     except SafetensorError as e:
         raise ModelLoadError(f"{name_or_path}: model.safetensors is corrupt ({e})") from e
     except (TypeError, ValueError) as e:
@@ -76,6 +99,8 @@ def load(name_or_path: str, revision: str | None = None, device: str | torch.dev
     except RuntimeError as e:  # load_state_dict: missing, unexpected or mis-shaped tensors
         first_lines = "; ".join(str(e).splitlines()[:3])
         raise ModelLoadError(f"{name_or_path}: config.json does not match the weights ({first_lines})") from e
+    except OSError as e:  # tokenizer.json
+        raise ModelLoadError(f"{name_or_path}: {e}") from e
     model.name = name_or_path
     log.info("loaded %s (%s) on %s", name_or_path, kind, device)
     return model.to(device).eval()
@@ -103,11 +128,17 @@ def locate(name_or_path: str, revision: str | None = None, weights: bool = True)
 
 
 def download(repo_id: str, revision: str | None, weights: bool = True) -> Path:
-    """Fetch config.json (and model.safetensors) of a Hub repo through the Hub cache."""
-    path = None
+    """Fetch config.json of a Hub repo (and the other files it calls for) through the Hub cache."""
+    folder = fetch(repo_id, "config.json", revision)
+    for filename in model_files(read_config(folder))[1:] if weights else ():
+        fetch(repo_id, filename, revision)
+    return folder
+
+
+def fetch(repo_id: str, filename: str, revision: str | None) -> Path:
+    """One file of a Hub repo -> the folder of the cached snapshot that holds it."""
     try:
-        for filename in ("config.json", "model.safetensors") if weights else ("config.json",):
-            path = hf_hub_download(repo_id, filename, revision=revision)
+        return Path(hf_hub_download(repo_id, filename, revision=revision)).parent
     except RepositoryNotFoundError as e:
         raise ModelLoadError(f"Hub repo {repo_id} was not found (or is private)") from e
     except RevisionNotFoundError as e:
@@ -121,7 +152,6 @@ def download(repo_id: str, revision: str | None, weights: bool = True) -> Path:
         raise ModelLoadError(f"Hub repo {repo_id} has no {filename} (is it an aigc model?)") from e
     except (HfHubHTTPError, OSError) as e:
         raise ModelLoadError(f"Hub repo {repo_id}: download of {filename} failed ({e})") from e
-    return Path(path).parent
 
 
 def read_config(folder: Path) -> dict:

@@ -6,7 +6,7 @@ import torch
 from aigc.latent import ganspace_directions, lerp, sefa_directions, slerp, truncate
 from aigc.models import GPT, VAE, Classifier, ClassifierConfig, GANConfig, GPTConfig, VAEConfig
 from aigc.models.gan import build_gan
-from aigc.models.gpt import KVCache, next_token_probs
+from aigc.models.gpt import KVCache, context_start, next_token_probs, sample
 from aigc.models.vae import vae_loss
 
 
@@ -78,7 +78,7 @@ def test_gpt_logits_shape(tiny_gpt):
 def test_kv_cache_forward_equals_full_recomputation(tiny_gpt):
     idx = torch.randint(tiny_gpt.config.vocab_size, (1, 20))
     full = tiny_gpt(idx)
-    cache = KVCache(tiny_gpt.config.n_layer)
+    cache = KVCache(tiny_gpt.config)
     pieces = [tiny_gpt(idx[:, :7], cache), tiny_gpt(idx[:, 7:12], cache)]  # a prefill, then several at once
     pieces += [tiny_gpt(idx[:, t : t + 1], cache) for t in range(12, 20)]  # then one at a time
     assert torch.allclose(torch.cat(pieces, dim=1), full, atol=1e-5)
@@ -104,11 +104,54 @@ def test_temperature_zero_and_top_k_one_are_greedy(tiny_gpt):
     ids = tiny_gpt.tokenizer.encode("abc")
     greedy = [t for t, _ in tiny_gpt.stream_tokens(ids, 30, temperature=0)]
     assert greedy == [t for t, _ in tiny_gpt.stream_tokens(ids, 30, temperature=1.0, top_k=1, seed=1)]
-    # the argmax path, recomputed by hand
-    context = list(ids)
-    for token in greedy:
-        assert token == int(tiny_gpt(torch.tensor([context[-24:]]))[0, -1].argmax())
-        context.append(token)
+    # the argmax path, recomputed by hand over the window the model had (it restarts when full)
+    text = list(ids)
+    for n, token in enumerate(greedy):
+        context = text[context_start(len(ids), n, tiny_gpt.config.block_size) :]
+        assert token == int(tiny_gpt(torch.tensor([context]))[0, -1].argmax())
+        text.append(token)
+
+
+def test_the_window_restarts_from_its_last_half_when_full():
+    block = 24
+    assert [context_start(5, n, block) for n in (0, 19, 20)] == [0, 0, 25 - 12]  # 5 + 20 > 24: keep the last 12
+    assert [context_start(5, n, block) for n in (32, 33)] == [13, 5 + 33 - 12]  # 12 more: full again
+    assert context_start(24, 1, block) == 25 - 12
+
+
+def test_sample_draws_what_multinomial_draws():
+    probs = torch.softmax(torch.randn(50), 0)
+    a, b = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
+    assert [int(sample(probs, a)) for _ in range(200)] == [int(torch.multinomial(probs, 1, generator=b))
+                                                           for _ in range(200)]
+
+
+def test_attention_maps_are_causal_distributions_and_what_the_forward_pass_uses(tiny_gpt):
+    idx = torch.randint(tiny_gpt.config.vocab_size, (15,))
+    maps = tiny_gpt.attention_maps(idx)
+    assert maps.shape == (2, 2, 15, 15)
+    assert torch.allclose(maps.sum(-1), torch.ones(2, 2, 15), atol=1e-6)
+    assert (maps.triu(1) == 0).all()
+    # weights @ values reproduce SDPA's output in the first layer
+    attn = tiny_gpt.transformer.h[0].attn
+    with torch.no_grad():
+        x = tiny_gpt.transformer.h[0].ln_1(tiny_gpt.embed(idx[None]))
+        _, _, v = attn.queries_keys_values(x)
+        expected = attn.c_proj((maps[0] @ v[0]).transpose(0, 1).reshape(1, 15, -1))
+        assert torch.allclose(attn(x), expected, atol=1e-5)
+
+
+def test_the_kv_cache_is_reused_in_place(tiny_gpt):
+    cache = KVCache(tiny_gpt.config)
+    idx = torch.randint(tiny_gpt.config.vocab_size, (1, 10))
+    with torch.no_grad():
+        first = tiny_gpt(idx, cache)
+        buffer = cache.keys[0].data_ptr()
+        cache.clear()
+        assert len(cache) == 0 and torch.equal(tiny_gpt(idx, cache), first)
+    assert cache.keys[0].data_ptr() == buffer and cache.keys[0].shape[2] == tiny_gpt.config.block_size
+    with pytest.raises(ValueError, match="exceed the context"):
+        tiny_gpt(torch.zeros(1, 15, dtype=torch.long), cache)
 
 
 def test_empty_prompt_and_unknown_characters(tiny_gpt):

@@ -1,8 +1,13 @@
-"""The model families, one file each; ``MODEL_CLASSES`` maps a config's model_type to its class."""
+"""The model families, one file each; ``MODEL_CLASSES`` maps a config's model_type to its class.
+
+``TRANSFORMERS_TYPES`` maps the model_type of checkpoints in the transformers
+format that we read into one of our classes (``gpt2.py``) to that class's model_type.
+"""
 
 from aigc.models.classifier import Classifier, ClassifierConfig
 from aigc.models.gan import Generator, GANConfig, MLPGenerator
 from aigc.models.gpt import GPT, GPTConfig
+from aigc.models.gpt2 import BPETokenizer
 from aigc.models.vae import VAE, VAEConfig
 
 MODEL_CLASSES = {
@@ -12,8 +17,9 @@ MODEL_CLASSES = {
     "gpt": GPT,
     "classifier": Classifier,
 }
+TRANSFORMERS_TYPES = {"gpt2": "gpt"}
 
 __all__ = [
-    "MODEL_CLASSES", "Classifier", "ClassifierConfig", "GANConfig", "Generator", "MLPGenerator",
-    "GPT", "GPTConfig", "VAE", "VAEConfig",
+    "MODEL_CLASSES", "TRANSFORMERS_TYPES", "BPETokenizer", "Classifier", "ClassifierConfig", "GANConfig", "Generator",
+    "MLPGenerator", "GPT", "GPTConfig", "VAE", "VAEConfig",
 ]

@@ -5,26 +5,34 @@ Pre-LayerNorm blocks, causal self-attention through
 layer tied to the token embedding.  Generation keeps a key/value cache so that
 each new token costs one position's work instead of the whole context's.
 
-The context window: when the cache holds ``block_size`` tokens, it restarts
-from the last ``block_size // 2`` of them (absolute positions cannot slide).
-``use_cache=False`` applies the same rule but recomputes the whole window for
-every token; the two give identical tokens, which the tests check.
+The context window: when the context holds more than ``block_size`` tokens, it
+restarts from the last ``block_size // 2`` of them (absolute positions cannot
+slide).  ``use_cache=False`` applies the same rule but recomputes the whole
+window for every token; the two give identical tokens, which the tests check.
+
+The tokenizer is named by the config: "char" (one id per character, the
+alphabet saved in the config) or "bpe" (byte-level BPE, GPT-2's, read from a
+``tokenizer.json`` beside the weights by the loader; see ``gpt2.py``).
 """
 
 import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 
+TOKENIZERS = ("char", "bpe")
+
 
 @dataclass
 class GPTConfig:
     model_type: str = "gpt"
+    tokenizer: str = "char"  # "char": vocab below; "bpe": tokenizer.json beside the weights
     vocab: str = ""  # the characters of the character tokenizer, in id order
     vocab_size: int = 0  # len(vocab) when vocab is set
     block_size: int = 256
@@ -37,6 +45,10 @@ class GPTConfig:
     def __post_init__(self):
         if self.model_type != "gpt":
             raise ValueError(f"not a GPT config: model_type {self.model_type!r}")
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"unknown tokenizer {self.tokenizer!r}; known: {', '.join(TOKENIZERS)}")
+        if self.tokenizer == "bpe" and self.vocab:
+            raise ValueError("a BPE model's vocabulary is its tokenizer.json, not a vocab string")
         if self.vocab:
             self.vocab_size = len(self.vocab)
         if self.vocab_size <= 0:
@@ -66,25 +78,86 @@ class CharTokenizer:
         return "".join(self.chars[i] for i in ids)
 
 
-class KVCache:
-    """Keys and values of every layer for the positions seen so far."""
+class StreamDecoder:
+    """Token ids, one at a time -> text pieces that never split a character.
 
-    def __init__(self, n_layer: int):
-        self.keys: list[torch.Tensor | None] = [None] * n_layer
-        self.values: list[torch.Tensor | None] = [None] * n_layer
+    A byte-level BPE token can end inside a multi-byte character (an emoji is
+    often two tokens), which decodes alone as U+FFFD.  Such a token's text is
+    held back (its piece is "") until a later token completes the character,
+    so the pieces always join to the decoding of all the tokens.
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.pending: list[int] = []
+
+    def push(self, token: int) -> str:
+        self.pending.append(token)
+        text = self.tokenizer.decode(self.pending)
+        if text.endswith("\ufffd"):  # perhaps a character cut in two: wait for the next token
+            return ""
+        self.pending = []
+        return text
+
+    def flush(self) -> str:
+        """What is still held back, at the end of the stream."""
+        text, self.pending = self.tokenizer.decode(self.pending), []
+        return text
+
+
+def context_start(prompt_length: int, new_tokens: int, block_size: int) -> int:
+    """Where the context of the ``new_tokens``-th sampled token begins, in prompt + continuation.
+
+    ``prompt_length`` is the part of the prompt the model saw (at most block_size);
+    this replays the restart rule of ``GPT.stream_tokens``.
+    """
+    start, length = 0, prompt_length
+    for end in range(prompt_length + 1, prompt_length + new_tokens + 1):
+        length += 1
+        if length > block_size:
+            start, length = end - block_size // 2, block_size // 2
+    return start
+
+
+class KVCache:
+    """Keys and values of every layer for the positions seen so far.
+
+    Buffers of block_size positions, written in place: a new token costs no
+    allocation and no copy of the past, which growing the cache with torch.cat
+    would cost at every token.
+    """
+
+    def __init__(self, config: GPTConfig):
+        self.n_layer, self.block_size = config.n_layer, config.block_size
+        self.keys: list[torch.Tensor] = []  # per layer [B, heads, block_size, head_dim], allocated on first use
+        self.values: list[torch.Tensor] = []
+        self.length = 0
 
     def __len__(self) -> int:
-        return self.length(0)
+        return self.length
 
-    def length(self, layer: int) -> int:
-        return 0 if self.keys[layer] is None else self.keys[layer].shape[2]
+    def store(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write the new positions' keys and values of ``layer`` -> the keys and values of all positions so far."""
+        if not self.keys:
+            shape = (*k.shape[:2], self.block_size, k.shape[3])
+            self.keys = [k.new_empty(shape) for _ in range(self.n_layer)]
+            self.values = [v.new_empty(shape) for _ in range(self.n_layer)]
+        t = k.shape[2]
+        self.keys[layer].narrow(2, self.length, t).copy_(k)
+        self.values[layer].narrow(2, self.length, t).copy_(v)
+        return self.keys[layer].narrow(2, 0, self.length + t), self.values[layer].narrow(2, 0, self.length + t)
 
-    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.keys[layer] is not None:
-            k = torch.cat([self.keys[layer], k], dim=2)
-            v = torch.cat([self.values[layer], v], dim=2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
+    def advance(self, t: int) -> None:
+        """Count ``t`` new positions, once every layer has stored them."""
+        self.length += t
+
+    def clear(self) -> None:
+        self.length = 0
+
+
+def dropout(p: float) -> nn.Module:
+    """nn.Dropout, or a plain pass-through when p is 0: generation makes one call less per layer and token."""
+    return nn.Dropout(p) if p > 0 else nn.Identity()
 
 
 class CausalSelfAttention(nn.Module):
@@ -94,19 +167,20 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = config.dropout
-        self.resid_dropout = nn.Dropout(config.dropout)
+        self.resid_dropout = dropout(config.dropout)
 
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+    def queries_keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x [B, T, C] -> q, k, v, each [B, heads, T, head_dim] (views of one projection)."""
         b, t, c = x.shape
-        return x.view(b, t, self.n_head, c // self.n_head).transpose(1, 2)  # [B, heads, T, head_dim]
+        return self.c_attn(x).view(b, t, 3, self.n_head, c // self.n_head).permute(2, 0, 3, 1, 4).unbind(0)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         b, t, c = x.shape
-        q, k, v = map(self.split_heads, self.c_attn(x).split(c, dim=2))
+        q, k, v = self.queries_keys_values(x)
         past = 0
         if cache is not None:
-            past = cache.length(layer)
-            k, v = cache.append(layer, k, v)
+            past = len(cache)
+            k, v = cache.store(layer, k, v)
         if past == 0 or t == 1:  # the usual causal mask, or one new query that may see everything
             mask, causal = None, past == 0
         else:  # several new queries after cached ones: query i sees keys up to past + i
@@ -117,13 +191,24 @@ class CausalSelfAttention(nn.Module):
         )
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(b, t, c)))
 
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights [B, heads, T, T], softmax(q·kᵀ/√d) under the causal mask, written out.
+
+        SDPA computes them without returning them; this is the opt-in way to look.
+        """
+        t = x.shape[1]
+        q, k, _ = self.queries_keys_values(x)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        return scores.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+
 
 class MLP(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
@@ -146,12 +231,13 @@ class GPT(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "g
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
-        self.tokenizer = CharTokenizer(config.vocab)
+        # a BPE tokenizer lives in its own file: the loader attaches it (aigc.hub, aigc.models.gpt2)
+        self.tokenizer = CharTokenizer(config.vocab) if config.tokenizer == "char" else None
         self.transformer = nn.ModuleDict(
             dict(
                 wte=nn.Embedding(config.vocab_size, config.n_embd),
                 wpe=nn.Embedding(config.block_size, config.n_embd),
-                drop=nn.Dropout(config.dropout),
+                drop=dropout(config.dropout),
                 h=nn.ModuleList(Block(config) for _ in range(config.n_layer)),
                 ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
             )
@@ -170,6 +256,12 @@ class GPT(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "g
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """The weights, and a BPE model's tokenizer.json beside them (the mixin's save_pretrained calls this)."""
+        super()._save_pretrained(save_directory)
+        if self.config.tokenizer == "bpe":
+            self.tokenizer.save(Path(save_directory) / "tokenizer.json")
+
     @property
     def device(self) -> torch.device:
         return self.lm_head.weight.device
@@ -177,17 +269,36 @@ class GPT(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "g
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """idx: long [B, T] -> logits [B, T, vocab_size]; with a cache, idx holds only the new tokens."""
-        past = len(cache) if cache is not None else 0
+    def embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
+        """Token plus position embeddings of idx [B, T], which starts at position ``past``."""
         t = idx.shape[1]
         if past + t > self.config.block_size:
             raise ValueError(f"{past + t} positions exceed the context of {self.config.block_size}")
-        pos = torch.arange(past, past + t, device=idx.device)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        return self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe.weight[past : past + t])
+
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """idx: long [B, T] -> logits [B, T, vocab_size]; with a cache, idx holds only the new tokens."""
+        x = self.embed(idx, len(cache) if cache is not None else 0)
         for layer, block in enumerate(self.transformer.h):
             x = block(x, cache, layer)
+        if cache is not None:
+            cache.advance(idx.shape[1])
         return self.lm_head(self.transformer.ln_f(x))
+
+    @torch.inference_mode()
+    def attention_maps(self, idx: torch.Tensor) -> torch.Tensor:
+        """idx: long [T], one sequence -> attention weights [n_layer, n_head, T, T].
+
+        Row i of a map is how query position i spreads its attention over
+        positions 0..i (it sums to 1; later positions get 0).  Opt-in: it
+        repeats each layer's q·k products, which the usual forward pass leaves to SDPA.
+        """
+        x = self.embed(idx[None])
+        maps = []
+        for block in self.transformer.h:
+            maps.append(block.attn.weights(block.ln_1(x))[0])
+            x = block(x)
+        return torch.stack(maps)
 
     @torch.inference_mode()
     def stream_tokens(
@@ -204,19 +315,21 @@ class GPT(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "g
         block = self.config.block_size
         generator = torch.Generator(self.device).manual_seed(random.randrange(2**63) if seed is None else seed)
         context = list(ids[-block:])
-        cache = KVCache(self.config.n_layer) if use_cache else None
+        cache = KVCache(self.config) if use_cache else None
         logits = self(torch.tensor([context], device=self.device), cache)[0, -1]
         for _ in range(max_new_tokens):
             probs = next_token_probs(logits, temperature, top_k, top_p)
-            token = int(torch.multinomial(probs, 1, generator=generator)) if temperature > 0 else int(probs.argmax())
+            drawn = sample(probs, generator) if temperature > 0 else probs.argmax()
+            token = int(drawn)
             yield token, probs
             context.append(token)
             if len(context) > block:  # the window is full: restart from its last half
                 context = context[-(block // 2) :]
-                cache = KVCache(self.config.n_layer) if use_cache else None
+                if use_cache:
+                    cache.clear()
                 logits = self(torch.tensor([context], device=self.device), cache)[0, -1]
             elif use_cache:
-                logits = self(torch.tensor([[token]], device=self.device), cache)[0, -1]
+                logits = self(drawn.view(1, 1), cache)[0, -1]
             else:
                 logits = self(torch.tensor([context], device=self.device))[0, -1]
 
@@ -234,14 +347,27 @@ class GPT(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "g
         An empty prompt starts from a newline; a prompt longer than the context
         keeps its last ``block_size`` tokens.  temperature 0 is greedy decoding.
         """
-        ids = self.tokenizer.encode(prompt or "\n")
-        for token, _ in self.stream_tokens(ids, max_new_tokens, temperature, top_k, top_p, seed):
-            yield self.tokenizer.decode([token])
+        decoder = StreamDecoder(self.tokenizer)
+        for token, _ in self.stream_tokens(self.tokenizer.encode(prompt or "\n"), max_new_tokens, temperature,
+                                           top_k, top_p, seed):
+            if piece := decoder.push(token):
+                yield piece
+        if tail := decoder.flush():
+            yield tail
 
     def generate_text(self, prompt: str, max_new_tokens: int = 200, temperature: float = 1.0,
                       top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> str:
         """The continuation only (the prompt is not repeated)."""
         return "".join(self.stream_text(prompt, max_new_tokens, temperature, top_k, top_p, seed))
+
+
+def sample(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw from ``probs`` [vocab], the way torch.multinomial draws one (argmax of p / Exp(1) noise).
+
+    The same tokens for the same generator, without multinomial's checks of
+    its input (valid here by construction), which cost more than the draw.
+    """
+    return (probs / torch.empty_like(probs).exponential_(1, generator=generator)).argmax()
 
 
 def next_token_probs(
