@@ -163,3 +163,35 @@ def test_a_link_opened_in_a_browser_shows_the_same_picture(app_url):
         assert link.startswith(app_url.rstrip("/")) and gan.state_from_link(share.read(link)[1]) == \
             gan.state_from_link(share.read(query)[1])
         browser.close()
+
+
+def test_a_text_link_writes_the_same_text_again():
+    from aigc.studio import text
+    from aigc.ui import text as text_ui
+
+    *_, continuation = text.stream("JULIET:\n", 40, 0.9, 20, 0.95, None)  # a random seed, reported
+    query = text_ui.share_link(continuation)
+    assert f"seed={continuation.seed}" in query and "max_new_tokens=40" in query
+    state = text.state_from_link(share.read(query)[1])
+    *_, again = text.stream(**state)
+    assert again.text == continuation.text and again.seed == continuation.seed
+    # the page opened with the link fills in the controls and streams that text
+    *_, last = text_ui.open_link(FakeRequest(query))
+    assert last[:7] == ["JULIET:\n", "40", "0.9", "20", "0.95", str(continuation.seed), "gpt-shakespeare"]
+    assert last[7] == continuation.text
+    stopped = next(text.stream("ROMEO:", 500, 1.0, 0, 1.0, 7))  # stopped after one token: shared as shown
+    assert text.shared_state(stopped)["max_new_tokens"] == 1
+
+
+def test_a_text_link_needs_a_seed_and_text_to_share():
+    from aigc.studio import text
+    from aigc.ui import text as text_ui
+
+    with pytest.raises(gr.Error, match="Generate some text first"):
+        text_ui.share_link(None)
+    with pytest.raises(InputError, match="no seed"):
+        text.state_from_link({"prompt": "ROMEO:"})
+    with pytest.raises(InputError, match="Unknown field"):
+        text.state_from_link({"seed": "1", "colour": "red"})
+    with pytest.warns(UserWarning, match="could not be opened"):
+        assert next(text_ui.open_link(FakeRequest("?tab=text&prompt=x"))) == [gr.skip()] * 11

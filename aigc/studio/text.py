@@ -54,6 +54,7 @@ class Continuation:
     top_p: float | None
     prompt_ids: list[int]  # the part of the prompt the model sees
     prompt: str  # its text
+    given_prompt: str = ""  # the prompt as it was given (a share link repeats it)
     tokens: list[int] = field(default_factory=list)
     pieces: list[str] = field(default_factory=list)  # each token's text ("" while a character is incomplete)
     probabilities: list[float] = field(default_factory=list)
@@ -134,7 +135,7 @@ def stream(prompt: str | None = "", max_new_tokens=DEFAULT_NEW_TOKENS, temperatu
     seed = integer(seed, "seed", 0, MAX_SEED, 0)
 
     continuation = Continuation(model, seed, temperature, top_k or None, top_p if top_p < 1 else None, prompt_ids,
-                                gpt.tokenizer.decode(prompt_ids), notes=notes)
+                                gpt.tokenizer.decode(prompt_ids), str(prompt or ""), notes=notes)
     decoder = StreamDecoder(gpt.tokenizer)
     tokens = gpt.stream_tokens(prompt_ids, max_new_tokens, continuation.temperature, continuation.top_k,
                                continuation.top_p, seed)
@@ -146,6 +147,29 @@ def stream(prompt: str | None = "", max_new_tokens=DEFAULT_NEW_TOKENS, temperatu
     if tail := decoder.flush():  # an incomplete character at the very end
         continuation.pieces[-1] += tail
         yield continuation
+
+
+def shared_state(continuation: Continuation | None) -> dict:
+    """The fields of a share link to a continuation: its prompt and settings, with the seed it was drawn with.
+
+    max_new_tokens is the number written, so a continuation stopped early is shared as it was shown.
+    """
+    if continuation is None or not continuation.tokens:
+        raise InputError("Generate some text first: a link holds the seed that text was written with")
+    return {"model": continuation.model, "prompt": continuation.given_prompt,
+            "max_new_tokens": len(continuation.tokens), "temperature": continuation.temperature,
+            "top_k": continuation.top_k or 0, "top_p": continuation.top_p or 1.0, "seed": continuation.seed}
+
+
+def state_from_link(fields: dict[str, str]) -> dict:
+    """A share link's text fields -> the arguments of :func:`stream` (checked there, like any request's)."""
+    if not str(fields.get("seed", "")).strip():
+        raise InputError("The link has no seed: without it the text cannot be written again")
+    unknown = set(fields) - {"model", "prompt", "max_new_tokens", "temperature", "top_k", "top_p", "seed"}
+    if unknown:
+        raise InputError(f"Unknown field(s) in the link: {', '.join(sorted(unknown))}")
+    return {"prompt": "", "max_new_tokens": DEFAULT_NEW_TOKENS, "temperature": DEFAULT_TEMPERATURE, "top_k": 0,
+            "top_p": 1.0, "model": DEFAULT_MODEL, **fields}
 
 
 # --- candidates -----------------------------------------------------------------------------------

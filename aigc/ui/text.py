@@ -8,8 +8,9 @@ import time
 
 import gradio as gr
 
+from aigc.studio import share
 from aigc.studio import text as studio
-from aigc.ui import USER_ERRORS, preferred, user_errors
+from aigc.ui import SHARE_URL_JS, USER_ERRORS, hub_model_field, linked_fields, preferred, user_errors
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 BANDS = [  # (lowest probability, label, colour)
@@ -49,6 +50,31 @@ def text_generate(prompt="", max_new_tokens=studio.DEFAULT_NEW_TOKENS, temperatu
             yield *render(continuation), continuation
     if continuation is not None:  # the last tokens, which the refresh limit may have held back
         yield *render(continuation), continuation
+
+
+@user_errors
+def share_link(continuation):
+    """The query string of a link that writes this continuation again (the page turns it into an address)."""
+    return share.query_string("text", studio.shared_state(continuation))
+
+
+LINKED = ["prompt", "max_new_tokens", "temperature", "top_k", "top_p", "seed", "model"]
+
+
+def open_link(request: gr.Request):
+    """On load with a share link: its prompt and settings in the controls, and the same text streamed again."""
+    try:
+        fields = linked_fields(request, "text")
+        state = None if fields is None else studio.state_from_link(fields)
+    except USER_ERRORS as e:
+        gr.Warning(f"The link could not be opened: {e}")
+        state = None
+    if state is None:
+        yield [gr.skip()] * (len(LINKED) + 4)
+        return
+    controls = [state[name] for name in LINKED]
+    for shown in text_generate(**state):
+        yield [*controls, *shown]
 
 
 def candidates_view(continuation, position=None):
@@ -119,6 +145,9 @@ def tab(demo: gr.Blocks) -> None:
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary")
                     stop = gr.Button("Stop", variant="stop")
+                    share_button = gr.Button("🔗 Share")
+                link = gr.Textbox(label="Link that writes this text again", placeholder="generate, then press 🔗 Share",
+                                  buttons=["copy"], elem_id="text-link")
             with gr.Column(scale=2):
                 max_new_tokens = gr.Slider(1, studio.MAX_NEW_TOKENS, value=studio.DEFAULT_NEW_TOKENS, step=1,
                                            label="Tokens to write (max_new_tokens)",
@@ -134,6 +163,7 @@ def tab(demo: gr.Blocks) -> None:
                     seed = gr.Textbox("", label="Seed", placeholder="random", info="empty: a new random seed each time")
                     model = gr.Dropdown(models, value=model_name, label="Model", elem_id="text-model",
                                         info=f"{studio.GPT2} downloads from the Hub on first use (500 MB)")
+                hub_model_field(model, "gpt")
         output = gr.Textbox(label="Continuation", lines=10, interactive=False, buttons=["copy"], elem_id="text-output")
         summary = gr.Markdown()
         confidence = gr.HighlightedText(
@@ -165,6 +195,11 @@ def tab(demo: gr.Blocks) -> None:
     event.success(attention_view, [prompt, layer, head, model], attention_plot, api_visibility="private",
                   show_progress="hidden")
     stop.click(None, cancels=[event], api_visibility="private")
+    controls = [prompt, max_new_tokens, temperature, top_k, top_p, seed, model]
+    demo.load(open_link, None, controls + [output, confidence, summary, continuation], api_visibility="private",
+              concurrency_limit=2, concurrency_id="text")
+    share_button.click(share_link, continuation, link, api_visibility="private", show_progress="hidden").success(
+        None, link, link, js=SHARE_URL_JS, api_visibility="private")
     confidence.select(clicked_candidates, continuation, candidates_plot, api_visibility="private",
                       show_progress="hidden")
     gr.on([layer.release, head.release, demo.load], attention_view, [prompt, layer, head, model], attention_plot,
