@@ -10,11 +10,16 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # the app makes no calls out
 
+from aigc import gradio_startup  # noqa: E402
+
+gradio_startup.install()  # before Gradio is imported: it then skips rewriting its type stubs (1.5 s)
+
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
+from aigc.studio import share  # noqa: E402
 from aigc.studio.models import registry  # noqa: E402
-from aigc.ui import compare, gan, text, vae  # noqa: E402
+from aigc.ui import compare, gan, gradio_fixes, text, vae  # noqa: E402
 
 # Pictures are a few dozen pixels upscaled: keep their pixels square wherever the browser resizes them.
 # Galleries without a set height get a tall minimum height in Gradio; .fit-content fits them to their pictures.
@@ -25,6 +30,12 @@ CSS = """
 #text-confidence .token { margin: 0 !important; padding: 0 !important; border-radius: 0 !important; }
 """
 MAX_FILE_SIZE = "20mb"
+# The queue as users get it; tests/conftest.py serves the app with these same settings, so that
+# tests/test_load.py measures them.  Each kind of work has its own concurrency_id and limit (aigc/ui): a long
+# generation or a big GIF waits for others of its kind, never in front of the sliders.  64 waiting requests
+# refused none of 130 sent at once (tests/test_load.py), nor of eight page loads at once (17 events each).
+QUEUE_SETTINGS = dict(max_size=64, default_concurrency_limit=2)
+LAUNCH_SETTINGS = dict(css=CSS, max_file_size=MAX_FILE_SIZE)
 
 
 def build_app() -> gr.Blocks:
@@ -32,6 +43,7 @@ def build_app() -> gr.Blocks:
     # The models are tiny: threads within one request mostly wait on each other (10x slower on a
     # busy machine), so each request gets one thread and the queue runs requests side by side.
     torch.set_num_threads(1)
+    gradio_fixes.install()
     unavailable = registry().errors
     with gr.Blocks(title="AIGC Studio") as demo:
         gr.Markdown(
@@ -43,12 +55,20 @@ def build_app() -> gr.Blocks:
         if unavailable:
             reasons = "; ".join(f"**{name}**: {error}" for name, error in unavailable.items())
             gr.Markdown(f"⚠️ Unavailable models: {reasons}")
-        gan.tab(demo)
-        vae.tab(demo)
-        text.tab(demo)
-        compare.tab(demo)
+        with gr.Tabs() as tabs:
+            gan.tab(demo)
+            vae.tab(demo)
+            text.tab(demo)
+            compare.tab(demo)
+        demo.load(linked_tab, None, tabs, api_visibility="private", show_progress="hidden")
     return demo
 
 
+def linked_tab(request: gr.Request):
+    """A share link opens on its own tab (each tab restores its state itself)."""
+    tab = request.query_params.get("tab")
+    return gr.Tabs(selected=tab) if tab in share.TABS else gr.skip()
+
+
 if __name__ == "__main__":
-    build_app().queue(max_size=64, default_concurrency_limit=2).launch(css=CSS, max_file_size=MAX_FILE_SIZE)
+    build_app().queue(**QUEUE_SETTINGS).launch(**LAUNCH_SETTINGS)

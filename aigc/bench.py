@@ -1,16 +1,32 @@
-"""How fast the models answer, measured in one run and printed as a table.
+"""How fast the models and the app answer, measured in one run and printed as a table.
 
-    python -m aigc.bench              # every measure
-    python -m aigc.bench --quick      # fewer repeats
+    python -m aigc.bench                      # every measure
+    python -m aigc.bench --quick              # fewer repeats
+    python -m aigc.bench --only server,browser
+
+Groups: ``gan`` and ``vae`` (the models and the GAN tab's handlers, in this
+process), ``text`` (the GPT with and without its KV cache), ``server`` (``python
+app.py`` in a subprocess: cold start, peak memory, 16 concurrent API clients)
+and ``browser`` (slider-to-picture time in Chromium, against a trivial Gradio
+app measured in the same run).
 
 Ratios are taken within the same run, on the same machine and model, so they
 mean something on any hardware; the absolute times are this machine's.
 """
 
 import argparse
+import contextlib
+import math
+import os
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import torch
 
@@ -61,31 +77,304 @@ def bench_vae(repeats: int) -> list[tuple[str, str]]:
     return [("VAE, 16 interpolation frames (one batched decode)", f"{seconds * 1e3:.2f} ms")]
 
 
-def bench_text(new_tokens: int) -> list[tuple[str, str]]:
-    """Tokens per second with the KV cache, and without it (nanoGPT's sample.py recomputes the context)."""
+def bench_text(new_tokens: int, repeats: int = 5) -> list[tuple[str, str]]:
+    """Tokens per second with the KV cache, and without it (nanoGPT's sample.py recomputes the context).
+
+    Both draw the same tokens from the same model; their runs alternate, so that on a shared machine
+    both meet the same load, and each speed is the median of ``repeats`` runs.
+    """
     gpt = load("gpt-shakespeare")
     ids = gpt.tokenizer.encode("ROMEO:\n")
-    speeds = {}
-    for use_cache in (True, False):
-        def generate():
-            return sum(1 for _ in gpt.stream_tokens(ids, new_tokens, temperature=1.0, seed=0, use_cache=use_cache))
 
-        speeds[use_cache] = new_tokens / timed(generate, repeats=3, warmup=1)
+    def generate(use_cache: bool) -> list[int]:
+        return [token for token, _ in gpt.stream_tokens(ids, new_tokens, temperature=1.0, seed=0, use_cache=use_cache)]
+
+    if generate(True) != generate(False):  # also the warm-up
+        raise RuntimeError("the KV cache changed the tokens: the two paths are not comparable")
+    times = {True: [], False: []}
+    for _ in range(repeats):
+        for use_cache in (True, False):
+            start = time.perf_counter()
+            generate(use_cache)
+            times[use_cache].append(time.perf_counter() - start)
+    speeds = {use_cache: new_tokens / statistics.median(seconds) for use_cache, seconds in times.items()}
     return [
         (f"GPT, {new_tokens} new tokens with the KV cache", f"{speeds[True]:.0f} tokens/s"),
         (f"GPT, {new_tokens} new tokens recomputing the context", f"{speeds[False]:.0f} tokens/s"),
-        ("KV-cache speed-up", f"{speeds[True] / speeds[False]:.1f}x"),
+        ("KV-cache speed-up (the same tokens)", f"{speeds[True] / speeds[False]:.1f}x"),
     ]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+COLD_STARTS = 3
+CLIENTS = 16
+SLIDER_MOVES = 20
+# the smallest sizes, for requests that measure serving rather than the work (the server clamps them up)
+SMALL_SIZES = {"max_new_tokens": 20, "frames": 1, "steps": 2, "samples": 1}
+MIXED_ENDPOINTS = ["/gan_generate", "/gan_sweep", "/vae_interpolate", "/text_generate"]
+TRIVIAL_APP = """
+import numpy as np, gradio as gr
+from PIL import Image
+
+def picture(value):
+    cells = np.random.default_rng(int((value + 3) * 100)).integers(0, 256, (28, 28), dtype=np.uint8)
+    return Image.fromarray(cells.repeat(10, 0).repeat(10, 1))  # 280 px, like the GAN tab's picture
+
+with gr.Blocks() as demo:
+    slider = gr.Slider(-3, 3, value=0, step=0.05, label="Direction 1", elem_id="gan-d1")
+    image = gr.Image(picture(0), type="pil", format="png", interactive=False, height=320, elem_id="gan-picture")
+    slider.change(picture, slider, image, trigger_mode="always_last", show_progress="hidden")
+demo.queue().launch()
+"""
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """The nearest-rank p-th percentile of values sorted in increasing order."""
+    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
+
+
+def sample_picture(folder: str | Path) -> str:
+    """A dark disk on white, as a PNG in ``folder``: an upload any image endpoint can use."""
+    from PIL import Image, ImageDraw
+
+    path = Path(folder) / "disk.png"
+    picture = Image.new("RGB", (120, 120), "white")
+    ImageDraw.Draw(picture).ellipse((30, 20, 90, 100), fill="black")
+    picture.save(path)
+    return str(path)
+
+
+def small_request(parameters: list[dict], picture: str, variant: int = 0) -> dict:
+    """A cheap, valid request for any endpoint, from its ``view_api`` parameters.
+
+    Uploads get ``picture``, sizes are the smallest, a seed is ``variant`` (so
+    that simultaneous requests differ), everything else keeps its default: so
+    endpoints added later are covered without a change here.
+    """
+    from gradio_client import handle_file
+
+    request = {}
+    for parameter in parameters:
+        name = parameter["parameter_name"]
+        if parameter["python_type"]["type"] == "filepath":
+            request[name] = handle_file(picture)
+        elif name in SMALL_SIZES:
+            request[name] = SMALL_SIZES[name]
+        elif name == "seed":
+            request[name] = variant
+    return request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(command: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen, float]]:
+    """Start a Gradio app in a subprocess (with ``env`` added to this one's) -> (its URL, the process, seconds
+    until it answered HTTP)."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}
+    url = f"http://127.0.0.1:{port}/"
+    with tempfile.TemporaryFile() as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"{' '.join(command)} exited:\n{log.read().decode()[-3000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(url, timeout=2).status_code == 200:
+                        break
+                time.sleep(0.02)
+            yield url, process, time.perf_counter() - start
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def peak_rss_mb(process: subprocess.Popen) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+
+
+def load_rows(clients: list, calls: list[tuple[str, dict]], per_client: int, name: str) -> list[tuple[str, str]]:
+    """Every client sends ``per_client`` requests one after another, all clients at once -> throughput and p95."""
+    def run(index: int) -> list[float]:
+        latencies = []
+        for i in range(per_client):
+            endpoint, request = calls[(index + i) % len(calls)]
+            start = time.perf_counter()
+            clients[index].predict(api_name=endpoint, **request)
+            latencies.append(time.perf_counter() - start)
+        return latencies
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(len(clients)) as pool:
+        latencies = sorted(sum(pool.map(run, range(len(clients))), []))
+    elapsed = time.perf_counter() - start
+    return [(f"{len(clients)} concurrent API clients, {name}",
+             f"{len(latencies) / elapsed:.1f} requests/s, p95 {percentile(latencies, 95) * 1e3:.0f} ms, "
+             f"median {statistics.median(latencies) * 1e3:.0f} ms")]
+
+
+def bench_server(url: str, process: subprocess.Popen, quick: bool) -> list[tuple[str, str]]:
+    """Peak memory after one request on each endpoint, then 16 API clients at once."""
+    from gradio_client import Client
+
+    rows = [("App peak memory, every model loaded", f"{peak_rss_mb(process):.0f} MB (target ≤ 1536 MB)")]
+    with tempfile.TemporaryDirectory() as folder:
+        picture = sample_picture(folder)
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            # patient: gradio_client's uploads and downloads give up after 5 s, which 16 clients on two
+            # cores can exceed; how long they wait is what the p95 reports
+            clients = list(pool.map(lambda _: Client(url, verbose=False, httpx_kwargs={"timeout": 120}),
+                                    range(CLIENTS)))
+        endpoints = clients[0].view_api(print_info=False, return_format="dict")["named_endpoints"]
+        for endpoint, info in endpoints.items():
+            clients[0].predict(api_name=endpoint, **small_request(info["parameters"], picture))
+        rows.append((f"App peak memory, after one request on each of {len(endpoints)} endpoints",
+                     f"{peak_rss_mb(process):.0f} MB (target ≤ 1536 MB)"))
+        per_client = 4 if quick else 12
+        gan = [("/gan_generate", small_request(endpoints["/gan_generate"]["parameters"], picture, seed))
+               for seed in range(CLIENTS)]
+        rows += load_rows(clients, gan, per_client, f"/gan_generate, {per_client} requests each")
+        mixed = [(endpoint, small_request(endpoints[endpoint]["parameters"], picture, seed))
+                 for seed, endpoint in enumerate(MIXED_ENDPOINTS)]
+        rows += load_rows(clients, mixed, per_client, f"mixed ({', '.join(MIXED_ENDPOINTS)}; small requests)")
+    rows.append(("App peak memory, after all of the above", f"{peak_rss_mb(process):.0f} MB"))
+    return rows
+
+
+def watch_slider(page) -> None:
+    """Time stamps in the page: the last input event of the first direction slider, the last new picture."""
+    page.evaluate("""() => {
+        window.inputAt = 0; window.pictureAt = 0;
+        const picture = () => document.querySelector("#gan-picture img")?.src;
+        let shown = picture();
+        document.addEventListener("input", event => {
+            if (event.target.closest("#gan-d1")) window.inputAt = performance.now();
+        }, true);
+        new MutationObserver(() => {
+            if (picture() !== shown) { shown = picture(); window.pictureAt = performance.now(); }
+        }).observe(document.querySelector("#gan-picture"), {subtree: true, childList: true, attributes: true});
+    }""")
+
+
+def slider_latencies(page, moves: int) -> list[float]:
+    """Seconds from a slider's input event to a new picture's src, for ``moves`` moves within one mouse drag.
+
+    Both times are taken in the page (performance.now), so Playwright's own round trips do not count.
+    """
+    track = page.locator("#gan-d1 input[type=range]").bounding_box()
+    y, left, width = track["y"] + track["height"] / 2, track["x"], track["width"]
+    page.mouse.move(left + width / 2, y)  # the thumb, at 0 in the middle of the track
+    page.mouse.down()
+    latencies = []
+    for i in range(moves):
+        fraction = 0.5 + (0.35 if i % 2 else -0.35) * (1 + i % 5) / 5  # alternate sides, five distances
+        page.mouse.move(left + width * fraction, y)
+        page.wait_for_function("() => window.pictureAt > window.inputAt && window.inputAt > 0", polling=10)
+        latencies.append(page.evaluate("() => (window.pictureAt - window.inputAt) / 1000"))
+    page.mouse.move(left + width / 2, y)  # back to 0 before letting go
+    page.mouse.up()
+    return latencies
+
+
+def bench_browser(app_url: str) -> list[tuple[str, str]]:
+    """Slider-to-picture time in Chromium for the GAN tab and a trivial app, interleaved in rounds."""
+    if not os.access(CHROMIUM, os.X_OK):
+        return [("Slider to picture in Chromium", f"skipped: {CHROMIUM} is not installed")]
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return [("Slider to picture in Chromium", "skipped: playwright is not installed")]
+    rounds = 4
+    times: dict[str, list[float]] = {"app": [], "trivial": []}
+    with serving([sys.executable, "-c", TRIVIAL_APP]) as (trivial_url, _, _), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        pages = {}
+        for name, url in (("app", app_url), ("trivial", trivial_url)):
+            pages[name] = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pages[name].set_default_timeout(60_000)
+            pages[name].goto(url)
+            pages[name].locator("#gan-picture img").wait_for()
+            watch_slider(pages[name])
+            slider_latencies(pages[name], 3)  # warm up
+        for _ in range(rounds):  # interleaved, so that both meet the same load on the machine
+            for name, page in pages.items():
+                times[name] += slider_latencies(page, SLIDER_MOVES // rounds)
+        browser.close()
+    app, trivial = statistics.median(times["app"]), statistics.median(times["trivial"])
+    return [
+        (f"Slider to picture in Chromium, GAN tab (median of {len(times['app'])} moves)", f"{app * 1e3:.0f} ms"),
+        (f"Slider to picture in Chromium, trivial Gradio app (median of {len(times['trivial'])})",
+         f"{trivial * 1e3:.0f} ms"),
+        ("Slider to picture, GAN tab / trivial app", f"{app / trivial:.2f}x (target ≤ 1.25)"),
+    ]
+
+
+def seconds_to_serve(command: list[str]) -> float:
+    with serving(command) as (_, _, seconds):
+        return seconds
+
+
+def bench_app(quick: bool, groups: set[str]) -> list[tuple[str, str]]:
+    """``python app.py`` started COLD_STARTS times (cold start), the last one then measured by the groups."""
+    rows = []
+    app, trivial = [sys.executable, "app.py"], [sys.executable, "-c", TRIVIAL_APP]
+    starts: dict[str, list[float]] = {"app": [], "trivial": []}
+    if "server" in groups:
+        for _ in range(COLD_STARTS - 1):  # interleaved, so that both meet the same load on the machine
+            starts["trivial"].append(seconds_to_serve(trivial))
+            starts["app"].append(seconds_to_serve(app))
+        starts["trivial"].append(seconds_to_serve(trivial))
+    with serving(app) as (url, process, seconds):
+        if "server" in groups:
+            starts["app"].append(seconds)
+            rows.append((f"Cold start, python app.py to HTTP with every model loaded (median of {COLD_STARTS})",
+                         f"{statistics.median(starts['app']):.2f} s (target ≤ 5 s)"))
+            rows.append((f"Cold start of a trivial Gradio app (no torch), for comparison (median of {COLD_STARTS})",
+                         f"{statistics.median(starts['trivial']):.2f} s"))
+            rows += bench_server(url, process, quick)
+        if "browser" in groups:
+            rows += bench_browser(url)
+    return rows
+
+
+GROUPS = ["gan", "vae", "text", "server", "browser"]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m aigc.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--tokens", type=int, default=400, help="new tokens for the text measure")
+    p.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated groups, of: {', '.join(GROUPS)}")
     args = p.parse_args()
+    groups = set(args.only.split(","))
+    if not groups <= set(GROUPS):
+        p.error(f"unknown group(s): {', '.join(sorted(groups - set(GROUPS)))}; choose from {', '.join(GROUPS)}")
     repeats = 10 if args.quick else 50
     torch.set_grad_enabled(False)
-    rows = bench_gan(repeats) + bench_vae(repeats) + bench_text(args.tokens)
+    rows = []
+    if "gan" in groups:
+        rows += bench_gan(repeats)
+    if "vae" in groups:
+        rows += bench_vae(repeats)
+    if "text" in groups:
+        rows += bench_text(args.tokens)
+    if groups & {"server", "browser"}:
+        rows += bench_app(args.quick, groups)
     width = max(len(name) for name, _ in rows)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {load('gan-fashion').device}\n")
     print(f"| {'measure':<{width}} | result |\n| {'-' * width} | --- |")

@@ -24,10 +24,10 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url():
     """The URL of the running app; it is closed when the session ends."""
-    from app import CSS, build_app
+    from app import LAUNCH_SETTINGS, QUEUE_SETTINGS, build_app
 
-    demo = build_app().queue()
+    demo = build_app().queue(**QUEUE_SETTINGS)  # the queue that users get, so load tests measure it
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
-                            css=CSS)
+                            **LAUNCH_SETTINGS)
     yield url
     demo.close()

@@ -33,14 +33,23 @@ class InputError(ValueError):
     """An input that cannot be used; the message tells the person what to change."""
 
 
+def shown(value, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, cut to about ``limit`` characters: a message never echoes a
+    megabyte back to the person who sent it."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def number(value, name: str, low: float, high: float, default: float) -> float:
     """A finite number clamped to [low, high]; None (or empty) gives ``default``."""
     if value is None or value == "":
         return default
     try:
         value = float(value)
+    except OverflowError:  # an integer too big for a float is far out of range: clamp it like any other
+        value = math.inf if value > 0 else -math.inf
     except (TypeError, ValueError):
-        raise InputError(f"Expected a number for {name}, not {value!r}") from None
+        raise InputError(f"Expected a number for {name}, not {shown(value)}") from None
     if math.isnan(value):
         raise InputError(f"Expected a number for {name}, not NaN")
     return min(max(value, low), high)

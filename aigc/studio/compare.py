@@ -23,7 +23,7 @@ from aigc.data import CLASS_NAMES, DATASETS, load_images
 from aigc.evaluate import sample_metrics
 from aigc.hub import WEIGHTS_DIR
 from aigc.images import make_grid, to_pil
-from aigc.studio import MAX_SEED, InputError, gpu, integer
+from aigc.studio import MAX_SEED, InputError, gpu, integer, shown
 from aigc.studio.models import GAN_TYPES, family, registry, stored_metrics
 
 PER_CLASS = 8  # columns of every grid
@@ -97,8 +97,8 @@ def metric_values(name: str, metrics: dict) -> dict:
 
 
 def check_dataset(dataset) -> None:
-    if dataset not in DATASETS:
-        raise InputError(f"Unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    if not isinstance(dataset, str) or dataset not in DATASETS:
+        raise InputError(f"Unknown dataset {shown(dataset)}; choose one of: {', '.join(DATASETS)}")
 
 
 def shared_state(dataset="mnist", seed=0) -> dict:

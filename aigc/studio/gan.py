@@ -25,7 +25,7 @@ from PIL import Image
 
 from aigc.images import make_grid, save_gif, to_pil
 from aigc.latent import ganspace_directions, sefa_directions, truncate
-from aigc.studio import MAX_SEED, InputError, gpu, integer, number, output_file, share
+from aigc.studio import MAX_SEED, InputError, gpu, integer, number, output_file, share, shown
 from aigc.studio.models import GAN_TYPES, registry
 
 NUM_DIRECTIONS = 8
@@ -61,7 +61,7 @@ def method_key(method) -> str:
         return DEFAULT_METHOD
     key = str(method).strip().lower()
     if key not in METHODS:
-        raise InputError(f"Unknown direction method {method!r}; choose one of: {', '.join(METHODS.values())}")
+        raise InputError(f"Unknown direction method {shown(method)}; choose one of: {', '.join(METHODS.values())}")
     return key
 
 
@@ -109,13 +109,13 @@ def label_index(gan, label) -> int | None:
         index = -1
     if math.isfinite(index) and index == int(index) and 0 <= index < num_classes:
         return int(index)
-    raise InputError(f"Unknown class {label!r}; choose one of: {', '.join(names) or f'0 to {num_classes - 1}'}")
+    raise InputError(f"Unknown class {shown(label)}; choose one of: {', '.join(names) or f'0 to {num_classes - 1}'}")
 
 
 def checked_offsets(offsets) -> list[float]:
     """Eight finite offsets clamped to [-3, 3] (None -> 0)."""
     if isinstance(offsets, (str, bytes)) or not hasattr(offsets, "__len__"):
-        raise InputError(f"Expected a list of {NUM_DIRECTIONS} direction offsets, not {offsets!r}")
+        raise InputError(f"Expected a list of {NUM_DIRECTIONS} direction offsets, not {shown(offsets)}")
     if len(offsets) != NUM_DIRECTIONS:
         raise InputError(f"Expected {NUM_DIRECTIONS} direction offsets, got {len(offsets)}")
     return [number(value, f"direction {i}", -MAX_OFFSET, MAX_OFFSET, 0.0) for i, value in enumerate(offsets, start=1)]

@@ -17,11 +17,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-import matplotlib
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from PIL import Image, ImageDraw
 
 from aigc.data import load_images
@@ -220,6 +216,11 @@ def axis_limits(coords: torch.Tensor, two_d: bool) -> tuple[float, float, float,
 def draw_map(model: str, coords: torch.Tensor, labels: torch.Tensor, class_names: list[str],
              explained: tuple[float, float], two_d: bool):
     """Matplotlib's scatter -> (picture, colours, limits, axes box in pixels)."""
+    import matplotlib  # here, not at the top: the app starts half a second sooner (python -m aigc.bench)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # no pyplot: no global state, safe in threads
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
     figure = Figure(figsize=FIGURE_INCHES, dpi=DPI)
     canvas = FigureCanvasAgg(figure)
     axes = figure.add_axes((0.12, 0.11, 0.6, 0.77))  # room above for the title, clear of the label

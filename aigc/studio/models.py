@@ -17,7 +17,7 @@ import torch
 
 from aigc.data import CLASS_NAMES
 from aigc.hub import REPO_ID, WEIGHTS_DIR, ModelLoadError, list_models, load, model_type
-from aigc.studio import InputError
+from aigc.studio import InputError, shown
 
 GAN_TYPES = ("dcgan", "mlp-gan")
 HUB_MODELS_KEPT = 3  # Hub models kept loaded at once, least recently used dropped first
@@ -60,7 +60,7 @@ class Registry:
             return self.hub_model(name, *kinds)
         choices = self.names(*kinds)
         if name not in choices:
-            raise InputError(f"Unknown model {name!r}; choose one of: {', '.join(choices) or '(none available)'}"
+            raise InputError(f"Unknown model {shown(name)}; choose one of: {', '.join(choices) or '(none available)'}"
                              " or a Hub repo id (owner/name)")
         if name in self.errors:
             raise ModelLoadError(f"{name} is unavailable: {self.errors[name]}")
@@ -73,7 +73,7 @@ class Registry:
         """
         repo_id, _, revision = name.partition("@")
         if Path(repo_id).exists():  # locate() would read a server folder of that name: never for a client
-            raise InputError(f"{repo_id!r} names a folder on the server, not a Hub repo")
+            raise InputError(f"{shown(repo_id)} names a folder on the server, not a Hub repo")
         with self.hub_lock:  # one download at a time; the others then find the model loaded
             model = self.hub_models.get(name)
             if model is None:
@@ -112,9 +112,9 @@ def hub_name(repo_id, revision=None) -> str:
     """The picker's name of a Hub model: "owner/name", or "owner/name@revision" when pinned."""
     repo_id, revision = str(repo_id or "").strip(), str(revision or "").strip()
     if not REPO_ID.match(repo_id):
-        raise InputError(f"{repo_id!r} is not a Hub repo id; it looks like owner/name, e.g. someone/my-gan")
+        raise InputError(f"{shown(repo_id)} is not a Hub repo id; it looks like owner/name, e.g. someone/my-gan")
     if revision and not all(c.isalnum() or c in "._-/" for c in revision):
-        raise InputError(f"{revision!r} is not a revision (a branch, a tag or a commit hash)")
+        raise InputError(f"{shown(revision)} is not a revision (a branch, a tag or a commit hash)")
     return f"{repo_id}@{revision}" if revision and revision != "main" else repo_id
 
 

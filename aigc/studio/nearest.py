@@ -62,7 +62,7 @@ class Neighbours:
 
 def dataset_for(model: str) -> str:
     """The dataset whose training images a model's pictures are compared with; InputError for a text model."""
-    if registry().kinds.get(model) == "gpt":
+    if isinstance(model, str) and registry().kinds.get(model) == "gpt":
         raise InputError(f"{model} is a text model; nearest training images are found for image models: "
                          f"{', '.join(registry().names(*IMAGE_KINDS))}")
     dataset = dataset_of(registry().get(model, *IMAGE_KINDS))

@@ -16,15 +16,17 @@ from the Hub, downloaded on first use.
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from aigc.models.gpt import StreamDecoder, context_start, next_token_probs
 from aigc.studio import MAX_SEED, InputError, gpu, integer, number
 from aigc.studio.models import registry
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DEFAULT_MODEL = "gpt-shakespeare"
 GPT2 = "openai-community/gpt2"
@@ -225,8 +227,11 @@ def candidates(continuation: Continuation | None, position=None) -> Candidates:
                       None if drawn is None else ids.index(drawn), f"{where}, after\n“…{shown}”")
 
 
-def candidates_figure(c: Candidates) -> Figure:
+def candidates_figure(c: Candidates) -> "Figure":
     """Horizontal bars, likeliest on top: before (grey) and after (blue) the sampling settings."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # here: the app starts sooner without it
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(6, 5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -274,8 +279,11 @@ def attention(prompt: str | None = "", layer=1, head=1, model: str = DEFAULT_MOD
     return AttentionMap([token_label(gpt, i) for i in ids], maps[layer - 1, head - 1].float().cpu(), title)
 
 
-def attention_figure(a: AttentionMap) -> Figure:
+def attention_figure(a: AttentionMap) -> "Figure":
     """The map as a heatmap: queries down, keys across; every token labelled while they stay readable."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # here: the app starts sooner without it
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(6, 5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

@@ -16,7 +16,7 @@ from PIL import Image
 from aigc.data import load_images
 from aigc.images import make_grid, save_gif, to_pil
 from aigc.latent import INTERPOLATIONS
-from aigc.studio import MAX_SEED, InputError, gpu, integer, number, output_file
+from aigc.studio import MAX_SEED, InputError, gpu, integer, number, output_file, shown
 from aigc.studio.models import dataset_of, registry
 from aigc.studio.uploads import to_model_input
 
@@ -71,7 +71,7 @@ def held_out_picture(source) -> Image.Image:
     try:
         images, _ = load_images(dataset, "test")
     except ValueError:
-        raise InputError(f"{source!r} names no test picture; they look like mnist:3 or fashion:120") from None
+        raise InputError(f"{shown(source)} names no test picture; they look like mnist:3 or fashion:120") from None
     except FileNotFoundError:
         raise InputError(f"The {dataset} test pictures are not available here (python -m aigc.data prepare)") from None
     return to_pil(images[integer(index, "test picture", 0, len(images) - 1, 0)], SCALE)
@@ -96,8 +96,8 @@ def encode_pair(model: str, image_a, image_b) -> tuple[torch.nn.Module, torch.Te
 @torch.inference_mode()
 def latent_path(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") -> tuple[torch.nn.Module, torch.Tensor]:
     """-> (vae, the codes of the frames [steps, latent_dim]: A's mean code to B's); steps is clamped to [2, 64]."""
-    if mode not in INTERPOLATIONS:
-        raise InputError(f"Unknown mode {mode!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+    if not isinstance(mode, str) or mode not in INTERPOLATIONS:
+        raise InputError(f"Unknown mode {shown(mode)}; choose one of: {', '.join(INTERPOLATIONS)}")
     steps = integer(steps, "steps", MIN_STEPS, MAX_STEPS, DEFAULT_STEPS)
     vae, x = encode_pair(model, image_a, image_b)
     mu, _ = vae.encode(x)
@@ -112,8 +112,8 @@ def shared_state(model: str, source_a, source_b, steps=DEFAULT_STEPS, mode="lerp
             raise InputError(f"Image {side} is an upload or a drawing: a link can only name test pictures. "
                              "Pick it from the gallery to share it")
         held_out_picture(source)
-    if mode not in INTERPOLATIONS:
-        raise InputError(f"Unknown mode {mode!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+    if not isinstance(mode, str) or mode not in INTERPOLATIONS:
+        raise InputError(f"Unknown mode {shown(mode)}; choose one of: {', '.join(INTERPOLATIONS)}")
     return {"model": model, "a": source_a, "b": source_b,
             "steps": integer(steps, "steps", MIN_STEPS, MAX_STEPS, DEFAULT_STEPS), "mode": mode}
 

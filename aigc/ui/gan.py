@@ -214,4 +214,4 @@ def tab(demo: gr.Blocks) -> None:
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     reset.click(None, js=f"() => Array({studio.NUM_DIRECTIONS}).fill(0)", outputs=sliders, api_visibility="private")
     animate.click(gan_sweep, inputs=point + [direction, frames, method], outputs=sweep, api_name="gan_sweep",
-                  preprocess=False, concurrency_limit=4, concurrency_id="gan")
+                  preprocess=False, concurrency_limit=1, concurrency_id="gan_sweep")  # GIFs never queue before sliders
