@@ -3,11 +3,14 @@
 Screenshots go to test-artifacts/ for people to look at.
 """
 
+import io
 import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -88,6 +91,51 @@ def test_two_picked_test_images_give_frames_and_a_gif(page):
     assert page.request.get(gif.get_attribute("href")).body()[:4] == b"GIF8"
     assert_no_error_toast(page)
     screenshot(page, "vae.png")
+
+
+def shown_pixels(page, selector: str) -> np.ndarray:
+    """The pixels of a picture the page shows, fetched from its address."""
+    body = page.request.get(src(page, selector)).body()
+    return np.asarray(Image.open(io.BytesIO(body)).convert("L"), dtype=np.int16)
+
+
+def test_an_uploaded_and_a_drawn_picture_give_frames_and_a_gif(page, tmp_path):
+    """Upload A (a transparent PNG), draw B: each is shown as the model sees it, and the walk between them
+    starts at A's reconstruction and ends at B's."""
+    page.get_by_role("tab", name="VAE").click()
+    page.locator("#vae-frames img").first.wait_for()
+    before = {name: src(page, f"#vae-{name} img") for name in ("frames", "recon-b", "seen-b")}
+    ring = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(ring).ellipse((100, 30, 200, 170), outline="black", width=18)
+    ring.save(tmp_path / "ring.png")
+    page.locator("#vae-image-a button[aria-label='Remove Image']").click()
+    page.locator("#vae-image-a input[type=file]").set_input_files(tmp_path / "ring.png")
+    page.locator("#vae-seen-a img").wait_for()
+
+    page.get_by_text("Draw B").click()
+    page.locator("#vae-sketch-b button[aria-label='Brush']").click()
+    box = page.locator("#vae-sketch-b canvas").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y - box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(x, y + box["height"] * 0.3, steps=15)
+    page.mouse.up()
+    wait_for_new_src(page, "#vae-seen-b img", before.pop("seen-b"))
+    bar = shown_pixels(page, "#vae-seen-b img")  # 224 px wide, light on dark: the stroke is in the middle
+    assert bar[:, 100:124].mean() > 4 * bar[:, :60].mean()
+
+    page.get_by_role("button", name="Interpolate").click()
+    for name, old in before.items():  # the walk and the reconstructions come from two events, side by side
+        wait_for_new_src(page, f"#vae-{name} img", old)
+    first, last = (page.locator("#vae-frames img").nth(i) for i in (0, -1))
+    for frame, side in ((first, "a"), (last, "b")):
+        frame_pixels = np.asarray(Image.open(io.BytesIO(page.request.get(frame.get_attribute("src")).body()))
+                                  .convert("L"), dtype=np.int16)
+        assert np.abs(frame_pixels - shown_pixels(page, f"#vae-recon-{side} img")).max() <= 1
+    assert page.request.get(page.locator("#vae-animation a[download$='.gif']").get_attribute("href")).body()[:4] \
+        == b"GIF8"
+    assert_no_error_toast(page)
+    screenshot(page, "vae-upload-and-draw.png")
 
 
 def test_a_typed_prompt_streams_its_continuation(page):

@@ -190,9 +190,8 @@ def tab(demo: gr.Blocks) -> None:
 
     point = [model, label, seed, truncation]
     point_changes = [demo.load, model.change, label.change, seed.change, truncation.change, method.change]
-    slider_changes = [s.change for s in sliders]
     gr.on(
-        point_changes + slider_changes,
+        point_changes + [s.change for s in sliders],
         gan_generate, inputs=point + sliders + [method], outputs=picture, api_name="gan_generate", preprocess=False,
         batch=True, max_batch_size=MAX_BATCH,
         trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="gan",
@@ -200,18 +199,24 @@ def tab(demo: gr.Blocks) -> None:
     gr.on(point_changes, preview_strips, inputs=point + [method], outputs=strips, preprocess=False,
           api_visibility="private", trigger_mode="always_last", show_progress="hidden",
           concurrency_limit=4, concurrency_id="gan")
-    gr.on(point_changes + slider_changes + [show_grid.change], seed_grid,
-          inputs=[show_grid] + point + [method] + sliders, outputs=grid, preprocess=False, api_visibility="private",
-          trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="gan")
-    gr.on(point_changes + slider_changes, latent_json, inputs=point + [method] + sliders, outputs=state,
-          preprocess=False, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     restorable = [model, method, label, seed, truncation] + sliders
-    restore_button.click(restore, state, restorable, preprocess=False, api_visibility="private")
-    demo.load(open_link, None, restorable, api_visibility="private", show_progress="hidden")
+    restored = restore_button.click(restore, state, restorable, preprocess=False, api_visibility="private")
+    opened = demo.load(open_link, None, restorable, api_visibility="private", show_progress="hidden")
+    reset_done = reset.click(None, js=f"() => Array({studio.NUM_DIRECTIONS}).fill(0)", outputs=sliders,
+                             api_visibility="private")
+    # the grid and the JSON follow a slider when it is let go: while it is dragged, only the picture is drawn
+    views = [(seed_grid, [show_grid] + point + [method] + sliders, grid,
+              dict(concurrency_limit=4, concurrency_id="gan")),
+             (latent_json, point + [method] + sliders, state, {})]
+    for fn, inputs, output, limits in views:
+        view = dict(inputs=inputs, outputs=output, preprocess=False, api_visibility="private", show_progress="hidden")
+        gr.on(point_changes + [s.release for s in sliders] + [show_grid.change], fn, trigger_mode="always_last",
+              **view, **limits)
+        for event in (restored, opened, reset_done):  # sliders set by the page, not let go by a hand
+            event.then(fn, **view)
     share_button.click(share_link, point + [method] + sliders, link, preprocess=False, api_visibility="private",
                        show_progress="hidden").success(None, link, link, js=SHARE_URL_JS, api_visibility="private")
     model.change(label_choices, [model, label], label, api_visibility="private", show_progress="hidden")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
-    reset.click(None, js=f"() => Array({studio.NUM_DIRECTIONS}).fill(0)", outputs=sliders, api_visibility="private")
     animate.click(gan_sweep, inputs=point + [direction, frames, method], outputs=sweep, api_name="gan_sweep",
                   preprocess=False, concurrency_limit=1, concurrency_id="gan_sweep")  # GIFs never queue before sliders
