@@ -1,7 +1,6 @@
 """Shared fixtures: the app, launched once per test session on a free local port."""
 
 import os
-import socket
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing may call out
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -15,15 +14,10 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore::pandas.errors.Pandas4Warning:gradio.queueing")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url():
     """The URL of the running app; it is closed when the session ends."""
+    from aigc.bench import free_port
     from app import LAUNCH_SETTINGS, QUEUE_SETTINGS, build_app
 
     demo = build_app().queue(**QUEUE_SETTINGS)  # the queue that users get, so load tests measure it

@@ -14,7 +14,7 @@ import gradio as gr
 
 from aigc.hub import ModelLoadError
 from aigc.studio import InputError, share
-from aigc.studio.models import load_hub_model
+from aigc.studio.models import is_hub_name, load_hub_model
 
 USER_ERRORS = (InputError, ModelLoadError)
 
@@ -66,6 +66,39 @@ def linked_fields(request: gr.Request | None, tab: str) -> dict[str, str] | None
     if params.get("tab") != tab:
         return None
     return share.read(params)[1]
+
+
+def linked_state(request: gr.Request | None, tab: str, read):
+    """``read(fields)`` of the share link for ``tab`` in the page's address; None if there is none.
+
+    A link that cannot be used is a warning, not an error: the page still opens, with its defaults.
+    """
+    try:
+        fields = linked_fields(request, tab)
+        return None if fields is None else read(fields)
+    except USER_ERRORS as e:
+        gr.Warning(f"The link could not be opened: {e}")
+        return None
+
+
+def wire_share(button: gr.Button, query_string, inputs: list, link: gr.Textbox) -> None:
+    """A Share button: the server writes the query string of the state, the page makes it a whole address."""
+    button.click(query_string, inputs, link, preprocess=False, api_visibility="private",
+                 show_progress="hidden").success(None, link, link, js=SHARE_URL_JS, api_visibility="private")
+
+
+def picker(choices: list[str], name: str) -> gr.Dropdown:
+    """A model picker showing ``name``, which joins its choices if it is a Hub model (opened from a link)."""
+    return gr.Dropdown(choices=choices + ([name] if is_hub_name(name) and name not in choices else []), value=name)
+
+
+def uploaded_path(payload, what: str) -> str | None:
+    """The server-side path of an uploaded picture (events with pictures skip Gradio's preprocessing)."""
+    if payload is None:
+        return None
+    if not isinstance(payload, dict) or not payload.get("path"):
+        raise InputError(f"{what} is not an uploaded file")
+    return payload["path"]
 
 
 def hub_model_field(model: gr.Dropdown, *kinds: str) -> None:

@@ -5,7 +5,7 @@ import pandas as pd
 
 from aigc.studio import MAX_SEED, share
 from aigc.studio import compare as studio
-from aigc.ui import SHARE_URL_JS, USER_ERRORS, linked_fields, random_seed_js, user_errors
+from aigc.ui import linked_state, random_seed_js, user_errors, wire_share
 
 DATASET_LABELS = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
 LIVE_NOTE = (
@@ -40,14 +40,9 @@ def share_link(dataset="mnist", seed=0):
 
 def open_link(request: gr.Request):
     """The dataset and seed a share link names (the comparison then follows their change events)."""
-    try:
-        fields = linked_fields(request, "compare")
-        if fields is not None:
-            state = studio.shared_state(fields.get("dataset"), fields.get("seed"))
-            return state["dataset"], state["seed"]
-    except USER_ERRORS as e:
-        gr.Warning(f"The link could not be opened: {e}")
-    return gr.skip(), gr.skip()
+    state = linked_state(request, "compare", lambda fields: studio.shared_state(fields.get("dataset"),
+                                                                                 fields.get("seed")))
+    return (gr.skip(), gr.skip()) if state is None else (state["dataset"], state["seed"])
 
 
 def bullets(sentences: list[str]) -> str:
@@ -116,5 +111,4 @@ def tab(demo: gr.Blocks) -> None:
                          concurrency_id="measure")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     demo.load(open_link, None, [dataset, seed], api_visibility="private", show_progress="hidden")
-    share_button.click(share_link, [dataset, seed], link, preprocess=False, api_visibility="private",
-                       show_progress="hidden").success(None, link, link, js=SHARE_URL_JS, api_visibility="private")
+    wire_share(share_button, share_link, [dataset, seed], link)

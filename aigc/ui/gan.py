@@ -7,10 +7,10 @@ import gradio as gr
 
 from aigc.studio import MAX_SEED, share
 from aigc.studio import gan as studio
-from aigc.studio.models import GAN_TYPES, is_hub_name
+from aigc.studio.models import GAN_TYPES
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (SHARE_URL_JS, USER_ERRORS, hub_model_field, linked_fields, preferred, random_seed_js,
-                     user_errors)
+from aigc.ui import (USER_ERRORS, hub_model_field, linked_state, picker, preferred, random_seed_js, user_errors,
+                     wire_share)
 
 DEFAULT_SEED = 42
 DEFAULT_METHOD = studio.METHODS[studio.DEFAULT_METHOD]
@@ -79,20 +79,14 @@ def restore(text):
 def controls(state: dict) -> list:
     names = studio.class_names(state["model"])
     label = gr.Dropdown(choices=list(zip(names, range(len(names)))), value=state["label"] or 0, visible=bool(names))
-    model = gr.Dropdown(choices=studio.gan_models() + ([state["model"]] if is_hub_name(state["model"]) else []),
-                        value=state["model"])
-    return [model, state["method"], label, state["seed"], state["truncation"], *state["offsets"]]
+    return [picker(studio.gan_models(), state["model"]), state["method"], label, state["seed"], state["truncation"],
+            *state["offsets"]]
 
 
 def open_link(request: gr.Request):
     """The state in the page's address, if it holds one for this tab (a bad link is a warning, not an error)."""
-    try:
-        fields = linked_fields(request, "gan")
-        if fields is not None:
-            return controls(studio.state_from_link(fields))
-    except USER_ERRORS as e:
-        gr.Warning(f"The link could not be opened: {e}")
-    return [gr.skip()] * (5 + studio.NUM_DIRECTIONS)
+    state = linked_state(request, "gan", studio.state_from_link)
+    return [gr.skip()] * (5 + studio.NUM_DIRECTIONS) if state is None else controls(state)
 
 
 @user_errors
@@ -214,8 +208,7 @@ def tab(demo: gr.Blocks) -> None:
               **view, **limits)
         for event in (restored, opened, reset_done):  # sliders set by the page, not let go by a hand
             event.then(fn, **view)
-    share_button.click(share_link, point + [method] + sliders, link, preprocess=False, api_visibility="private",
-                       show_progress="hidden").success(None, link, link, js=SHARE_URL_JS, api_visibility="private")
+    wire_share(share_button, share_link, point + [method] + sliders, link)
     model.change(label_choices, [model, label], label, api_visibility="private", show_progress="hidden")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     animate.click(gan_sweep, inputs=point + [direction, frames, method], outputs=sweep, api_name="gan_sweep",

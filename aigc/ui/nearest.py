@@ -9,16 +9,7 @@ import gradio as gr
 
 from aigc.studio import InputError
 from aigc.studio import nearest as studio
-from aigc.ui import user_errors
-
-
-def picture_path(payload) -> str | None:
-    """The server-side path of an uploaded or shown picture (events here skip Gradio's preprocessing)."""
-    if payload is None:
-        return None
-    if not isinstance(payload, dict) or not payload.get("path"):
-        raise InputError("image is not an uploaded file")
-    return payload["path"]
+from aigc.ui import uploaded_path, user_errors
 
 
 def shown(result: studio.Neighbours) -> tuple[list, str]:
@@ -30,7 +21,7 @@ def shown(result: studio.Neighbours) -> tuple[list, str]:
 def nearest(model, image=None, k=studio.DEFAULT_K):
     """The k (1 to 20) training images nearest to a picture, in the feature space of the classifier of the model's
     dataset, captioned with their distances; and whether the picture may be a copy."""
-    return shown(studio.nearest(model, picture_path(image), k))
+    return shown(studio.nearest(model, uploaded_path(image, "image"), k))
 
 
 @user_errors
@@ -41,7 +32,7 @@ def nearest_to_frame(model, frames=None, selected=None, k=studio.DEFAULT_K):
     number = selected if isinstance(selected, int) and 0 <= selected < len(frames) else len(frames) // 2
     frame = frames[number]
     image = frame.get("image") if isinstance(frame, dict) else frame  # a gallery item: {"image": ..., "caption": ...}
-    pictures, summary = shown(studio.nearest(model, picture_path(image), k))
+    pictures, summary = shown(studio.nearest(model, uploaded_path(image, "image"), k))
     return pictures, f"Frame {number + 1} of {len(frames)}. {summary}"
 
 

@@ -10,7 +10,7 @@ import gradio as gr
 
 from aigc.studio import share
 from aigc.studio import text as studio
-from aigc.ui import SHARE_URL_JS, USER_ERRORS, hub_model_field, linked_fields, preferred, user_errors
+from aigc.ui import USER_ERRORS, hub_model_field, linked_state, preferred, user_errors, wire_share
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 COLOURED_REFRESH_S = 1.0
@@ -75,12 +75,7 @@ LINKED = ["prompt", "max_new_tokens", "temperature", "top_k", "top_p", "seed", "
 
 def open_link(request: gr.Request):
     """On load with a share link: its prompt and settings in the controls, and the same text streamed again."""
-    try:
-        fields = linked_fields(request, "text")
-        state = None if fields is None else studio.state_from_link(fields)
-    except USER_ERRORS as e:
-        gr.Warning(f"The link could not be opened: {e}")
-        state = None
+    state = linked_state(request, "text", studio.state_from_link)
     if state is None:
         yield [gr.skip()] * (len(LINKED) + 4)
         return
@@ -158,8 +153,8 @@ def tab(demo: gr.Blocks) -> None:
                     generate = gr.Button("Generate", variant="primary")
                     stop = gr.Button("Stop", variant="stop")
                     share_button = gr.Button("🔗 Share")
-                link = gr.Textbox(label="Link that writes this text again", placeholder="generate, then press 🔗 Share",
-                                  buttons=["copy"], elem_id="text-link")
+                link = gr.Textbox(label="Link that writes this text again",
+                                  placeholder="generate, then press 🔗 Share", buttons=["copy"], elem_id="text-link")
             with gr.Column(scale=2):
                 max_new_tokens = gr.Slider(1, studio.MAX_NEW_TOKENS, value=studio.DEFAULT_NEW_TOKENS, step=1,
                                            label="Tokens to write (max_new_tokens)",
@@ -210,8 +205,7 @@ def tab(demo: gr.Blocks) -> None:
     controls = [prompt, max_new_tokens, temperature, top_k, top_p, seed, model]
     demo.load(open_link, None, controls + [output, confidence, summary, continuation], api_visibility="private",
               concurrency_limit=2, concurrency_id="text")
-    share_button.click(share_link, continuation, link, api_visibility="private", show_progress="hidden").success(
-        None, link, link, js=SHARE_URL_JS, api_visibility="private")
+    wire_share(share_button, share_link, [continuation], link)
     confidence.select(clicked_candidates, continuation, candidates_plot, api_visibility="private",
                       show_progress="hidden")
     gr.on([layer.release, head.release, demo.load], attention_view, [prompt, layer, head, model], attention_plot,

@@ -12,27 +12,17 @@ import gradio as gr
 from aigc.studio import MAX_SEED, InputError, share
 from aigc.studio import latent_map
 from aigc.studio import vae as studio
-from aigc.studio.models import is_hub_name
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (SHARE_URL_JS, USER_ERRORS, hub_model_field, linked_fields, preferred, random_seed_js,
-                     user_errors)
+from aigc.ui import (USER_ERRORS, hub_model_field, linked_state, picker, preferred, random_seed_js, uploaded_path,
+                     user_errors, wire_share)
 
 EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dress and a bag
-
-
-def file_path(payload, what: str) -> str | None:
-    """The server-side path of an uploaded picture (events here skip Gradio's preprocessing)."""
-    if payload is None:
-        return None
-    if not isinstance(payload, dict) or not payload.get("path"):
-        raise InputError(f"{what} is not an uploaded file")
-    return payload["path"]
 
 
 @user_errors
 def vae_interpolate(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
     """Frames from image A to image B through the VAE's latent space, and the same as a looping GIF."""
-    return studio.interpolate(model, file_path(image_a, "Image A"), file_path(image_b, "Image B"), steps, mode)
+    return studio.interpolate(model, uploaded_path(image_a, "Image A"), uploaded_path(image_b, "Image B"), steps, mode)
 
 
 def walk_on_change(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
@@ -45,7 +35,7 @@ def walk_on_change(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS
 def model_view(model, image=None, what="image"):
     """The picture as the model sees it; nothing while there is no picture, a warning if it cannot be used."""
     try:
-        path = file_path(image, what)
+        path = uploaded_path(image, what)
         return None if path is None else studio.as_the_model_sees_it(model, path, what)
     except USER_ERRORS as e:  # the walk reports it as an error; here a warning is enough
         gr.Warning(str(e))
@@ -59,7 +49,7 @@ def latent_views(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, 
     Without two usable pictures (the model was changed before any were given) the map has no path.
     """
     try:
-        a, b = file_path(image_a, "Image A"), file_path(image_b, "Image B")
+        a, b = uploaded_path(image_a, "Image A"), uploaded_path(image_b, "Image B")
         recon_a, recon_b = studio.reconstructions(model, a, b)
         path = studio.path_codes(model, a, b, steps, mode)
     except InputError:
@@ -118,23 +108,24 @@ def share_link(model, source_a, source_b, steps=studio.DEFAULT_STEPS, mode="lerp
     return share.query_string("vae", studio.shared_state(model, source_a, source_b, steps, mode))
 
 
+def linked_walk(fields: dict[str, str]) -> list:
+    """A share link's fields -> the controls it sets and the walk it shows."""
+    state = studio.state_from_link(fields)
+    pictures = state["picture_a"], state["picture_b"]
+    walk = studio.interpolate(state["model"], *pictures, state["steps"], state["mode"])
+    return [picker(studio.vae_models(), state["model"]), *pictures, state["a"], state["b"], state["steps"],
+            state["mode"], *walk]
+
+
 def open_page(model_name, starts, request: gr.Request):
     """On load: the walk a share link names, or the two starting pictures' walk.
 
     One handler for both, so that the default walk cannot arrive after the linked one.
     """
+    linked = linked_state(request, "vae", linked_walk)
+    if linked is not None:
+        return linked
     unchanged = [gr.skip()] * 7
-    try:
-        fields = linked_fields(request, "vae")
-        if fields is not None:
-            state = studio.state_from_link(fields)
-            pictures = state["picture_a"], state["picture_b"]
-            walk = studio.interpolate(state["model"], *pictures, state["steps"], state["mode"])
-            model = gr.Dropdown(choices=studio.vae_models() + ([state["model"]] if is_hub_name(state["model"]) else []),
-                                value=state["model"])
-            return [model, *pictures, state["a"], state["b"], state["steps"], state["mode"], *walk]
-    except USER_ERRORS as e:
-        gr.Warning(f"The link could not be opened: {e}")
     if not all(starts):
         return unchanged + [gr.skip()] * 2
     try:
@@ -267,8 +258,7 @@ def tab(demo: gr.Blocks) -> None:
     demo.load(on_load, None,
               [model, *images, *sources, steps, mode, frames, animation], api_visibility="private",
               concurrency_limit=2, concurrency_id="vae")
-    share_button.click(share_link, [model, *sources, steps, mode], link, preprocess=False, api_visibility="private",
-                       show_progress="hidden").success(None, link, link, js=SHARE_URL_JS, api_visibility="private")
+    wire_share(share_button, share_link, [model, *sources, steps, mode], link)
     gr.on(images_changed, walk_on_change, api_visibility="private", **walk)
     views = dict(inputs=[model, *images, steps, mode], outputs=[*reconstructions, scatter], preprocess=False,
                  api_visibility="private", show_progress="hidden", concurrency_limit=2, concurrency_id="vae")
