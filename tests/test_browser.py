@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from aigc.studio import gan
+from aigc.ui import gan as gan_tab
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 pytestmark = [
@@ -57,12 +60,23 @@ def test_the_gan_picture_follows_a_slider_while_it_is_dragged(page):
     for step in range(1, 9):
         page.mouse.move(x + step * track["width"] / 20, y, steps=3)
         page.wait_for_timeout(100)
-    # still holding the mouse button: the picture must already be a new one
+    # still holding the mouse button: the picture must already be a new one, and once the moves have been
+    # answered, the very picture of the slider's value
     page.wait_for_function("before => document.querySelector('#gan-picture img').src !== before", arg=before)
+    page.wait_for_timeout(1500)
+    offset = float(page.locator("#gan-d1 input[type=number]").input_value())
+    assert offset > 0
+    expected = gan.generate("gan-fashion", 0, gan_tab.DEFAULT_SEED, gan.DEFAULT_TRUNCATION, [offset] + [0.0] * 7)
+    assert np.array_equal(shown_picture(page, "#gan-picture img"), np.asarray(expected.convert("RGB")))
     page.mouse.up()
-    assert float(page.locator("#gan-d1 input[type=number]").input_value()) > 0
     assert_no_error_toast(page)
     screenshot(page, "gan.png")
+
+
+def shown_picture(page, selector: str) -> np.ndarray:
+    """The pixels of the picture an <img> shows, fetched from its src."""
+    response = page.request.get(page.locator(selector).get_attribute("src"))
+    return np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB"))
 
 
 def src(page, selector: str) -> str | None:

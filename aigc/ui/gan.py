@@ -9,7 +9,7 @@ from aigc.studio import MAX_SEED, share
 from aigc.studio import gan as studio
 from aigc.studio.models import GAN_TYPES
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (USER_ERRORS, hub_model_field, linked_state, picker, preferred, random_seed_js, user_errors,
+from aigc.ui import (USER_ERRORS, direct_call_js, hub_model_field, linked_state, picker, preferred, random_seed_js, user_errors,
                      wire_share)
 
 DEFAULT_SEED = 42
@@ -184,12 +184,14 @@ def tab(demo: gr.Blocks) -> None:
 
     point = [model, label, seed, truncation]
     point_changes = [demo.load, model.change, label.change, seed.change, truncation.change, method.change]
-    gr.on(
-        point_changes + [s.change for s in sliders],
-        gan_generate, inputs=point + sliders + [method], outputs=picture, api_name="gan_generate", preprocess=False,
-        batch=True, max_batch_size=MAX_BATCH,
-        trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="gan",
-    )
+    # The picture: while a slider is dragged the page asks /gan_generate itself (see direct_call_js); the
+    # server event draws it for everything else, and once more when the slider is let go.
+    drawing = dict(inputs=point + sliders + [method], outputs=picture, preprocess=False, batch=True,
+                   max_batch_size=MAX_BATCH, trigger_mode="always_last", show_progress="hidden",
+                   concurrency_limit=4, concurrency_id="gan")
+    gr.on(point_changes + [s.release for s in sliders], gan_generate, api_name="gan_generate", **drawing)
+    gr.on([s.input for s in sliders], None, inputs=point + sliders + [method], outputs=picture,
+          js=direct_call_js("gan_generate"), api_visibility="private", show_progress="hidden")
     gr.on(point_changes, preview_strips, inputs=point + [method], outputs=strips, preprocess=False,
           api_visibility="private", trigger_mode="always_last", show_progress="hidden",
           concurrency_limit=4, concurrency_id="gan")
@@ -208,6 +210,8 @@ def tab(demo: gr.Blocks) -> None:
               **view, **limits)
         for event in (restored, opened, reset_done):  # sliders set by the page, not let go by a hand
             event.then(fn, **view)
+    for event in (restored, opened, reset_done):
+        event.then(gan_generate, api_visibility="private", **drawing)
     wire_share(share_button, share_link, point + [method] + sliders, link)
     model.change(label_choices, [model, label], label, api_visibility="private", show_progress="hidden")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
