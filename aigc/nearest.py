@@ -31,7 +31,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from aigc.data import DATASETS, load_images
+from aigc.data import DATASETS, load_images, load_pixels
 from aigc.hub import WEIGHTS_DIR, ModelLoadError, load
 
 INDEX_FILE = "train_features.safetensors"
@@ -55,9 +55,9 @@ def sha256_file(path: Path) -> str:
 @functools.lru_cache(maxsize=None)
 def training_set_sha256(dataset: str) -> str:
     """A fingerprint of the local training images and labels; FileNotFoundError where they are not prepared."""
-    images, labels = load_images(dataset, "train")
-    digest = hashlib.sha256((images * 255).round().to(torch.uint8).numpy().tobytes())
-    digest.update(labels.to(torch.uint8).numpy().tobytes())
+    pixels, labels = load_pixels(dataset, "train")
+    digest = hashlib.sha256(np.ascontiguousarray(pixels).tobytes())
+    digest.update(labels.astype(np.uint8).tobytes())
     return digest.hexdigest()
 
 

@@ -14,8 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from aigc.data import CLASS_NAMES, load_images
-from aigc.images import to_pil
+from aigc.data import CLASS_NAMES, load_pixels
 from aigc.nearest import Index, build_command, index_of, training_set_sha256
 from aigc.studio import InputError, gpu, integer
 from aigc.studio.models import GAN_TYPES, dataset_of, registry
@@ -106,16 +105,21 @@ def features(dataset: str, x: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=None)
-def training_images(dataset: str, expected_sha256: str) -> torch.Tensor | str:
-    """The training images an index was built from, or why they cannot be shown here."""
+def training_images(dataset: str, expected_sha256: str) -> np.ndarray | str:
+    """The training images an index was built from (uint8 [N, 28, 28]), or why they cannot be shown here."""
     try:
         if training_set_sha256(dataset) != expected_sha256:
             return (f"The {dataset} training images on this server are not the ones the index was built from, so "
                     f"they are not shown; `{build_command(dataset)}` rebuilds the index from them.")
-        return load_images(dataset, "train")[0]
+        return load_pixels(dataset, "train")[0]
     except FileNotFoundError:
         return (f"The {dataset} training images are not available on this server (`python -m aigc.data prepare` "
                 "fetches them): their numbers, classes and distances are shown without the pictures.")
+
+
+def enlarged(pixels: np.ndarray) -> Image.Image:
+    """A training image, SCALE times larger by whole pixels."""
+    return Image.fromarray(pixels).resize((pixels.shape[1] * SCALE, pixels.shape[0] * SCALE), Image.Resampling.NEAREST)
 
 
 def verdict(index: Index, distance: float, nearest: int) -> str:
@@ -154,7 +158,7 @@ def nearest(model: str, image, k=DEFAULT_K) -> Neighbours:
         indices=indices,
         distances=distances,
         classes=[CLASS_NAMES[dataset][index.labels[i]] for i in indices],
-        pictures=[] if isinstance(images, str) else [to_pil(images[i], SCALE) for i in indices],
+        pictures=[] if isinstance(images, str) else [enlarged(images[i]) for i in indices],
         typical=index.typical_distance(),
         typical_close=index.typical_distance(5),
         verdict=verdict(index, distances[0], indices[0]),
