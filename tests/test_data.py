@@ -5,8 +5,8 @@ import re
 import pytest
 import torch
 
-from aigc.data import (CLASS_NAMES, DATASETS, VALIDATION_PLAYS, data_dir, find_idx, load_images, load_text,
-                       play_to_text, prepare)
+from aigc.data import (CLASS_NAMES, DATASETS, VALIDATION_PLAYS, data_dir, find_idx, load_images, load_pixels,
+                       load_text, play_to_text, prepare)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -62,10 +62,12 @@ def test_unknown_names_are_value_errors():
 
 def test_unprepared_data_says_how_to_prepare(tmp_path, monkeypatch):
     monkeypatch.setenv("AIGC_DATA", str(tmp_path))
-    load_images.cache_clear()
-    load_text.cache_clear()
+    for cached in (load_pixels, load_images, load_text):
+        cached.cache_clear()
     with pytest.raises(FileNotFoundError, match="python -m aigc.data prepare"):
         load_images("mnist", "train")
+    with pytest.raises(FileNotFoundError, match="python -m aigc.data prepare"):
+        load_pixels("mnist", "test")
     with pytest.raises(FileNotFoundError, match="python -m aigc.data prepare"):
         load_text("val")
 
