@@ -19,7 +19,7 @@ import torch  # noqa: E402
 
 from aigc.studio import share  # noqa: E402
 from aigc.studio.models import registry  # noqa: E402
-from aigc.ui import compare, gan, gradio_fixes, text, vae  # noqa: E402
+from aigc.ui import NO_PROGRESS, compare, gan, gradio_fixes, text, vae  # noqa: E402
 
 # Pictures are a few dozen pixels upscaled: keep their pixels square wherever the browser resizes them.
 # Galleries without a set height get a tall minimum height in Gradio; .fit-content fits them to their pictures.
@@ -60,7 +60,7 @@ def build_app() -> gr.Blocks:
             vae.tab(demo)
             text.tab(demo)
             compare.tab(demo)
-        demo.load(linked_tab, None, tabs, api_visibility="private", show_progress="hidden")
+        demo.load(linked_tab, None, tabs, api_visibility="private", **NO_PROGRESS)
     return demo
 
 

@@ -120,3 +120,19 @@ def test_a_client_cannot_read_server_files_through_an_image_parameter(app_url):
                       json={"data": [VAE, server_file, server_file, 4, "lerp"]}).json()
     events = httpx.get(f"{app_url}gradio_api/call/vae_interpolate/{call['event_id']}", timeout=30).text
     assert "event: error" in events and "event: complete" not in events
+
+
+def test_events_leave_few_components_in_the_pages_status_list(app_url):
+    """The page refreshes every progress target an event ever had on each status change (aigc.ui.NO_PROGRESS):
+    page-load events and events that show no progress have none, the others at most three."""
+    config = httpx.get(app_url + "config").json()
+    for dependency in config["dependencies"]:
+        if not dependency["backend_fn"]:
+            continue
+        targets = dependency["show_progress_on"]
+        targets = dependency["outputs"] if targets is None else targets
+        triggers = {event for _, event in dependency["targets"]}
+        name = dependency.get("api_name") or dependency["id"]
+        if "load" in triggers or dependency["show_progress"] == "hidden":
+            assert targets == [], name
+        assert len(targets) <= 3, name

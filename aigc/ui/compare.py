@@ -5,7 +5,7 @@ import pandas as pd
 
 from aigc.studio import MAX_SEED, share
 from aigc.studio import compare as studio
-from aigc.ui import linked_state, random_seed_js, user_errors, wire_share
+from aigc.ui import NO_PROGRESS, linked_state, random_seed_js, user_errors, wire_share
 
 DATASET_LABELS = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
 LIVE_NOTE = (
@@ -100,15 +100,18 @@ def tab(demo: gr.Blocks) -> None:
         curves = gr.Image(show_label=False, type="pil", format="png", interactive=False, elem_id="compare-curves",
                           buttons=["download"])
 
-    gr.on([demo.load, dataset.change, seed.change], compare, inputs=[dataset, seed], outputs=[grids, table, notes],
-          api_name="compare", preprocess=False, trigger_mode="always_last", concurrency_limit=2,
-          concurrency_id="compare")
-    gr.on([demo.load, dataset.change], reading_and_curves, inputs=[dataset], outputs=[reading, curves],
-          preprocess=False, trigger_mode="always_last", api_visibility="private", concurrency_limit=2,
-          concurrency_id="compare")
+    # on page load without progress (see NO_PROGRESS); a change of dataset or seed shows it
+    comparing = dict(fn=compare, inputs=[dataset, seed], outputs=[grids, table, notes], preprocess=False,
+                     trigger_mode="always_last", concurrency_limit=2, concurrency_id="compare")
+    reading_curves = dict(fn=reading_and_curves, inputs=[dataset], outputs=[reading, curves], preprocess=False,
+                          trigger_mode="always_last", concurrency_limit=2, concurrency_id="compare")
+    gr.on([dataset.change, seed.change], api_name="compare", **comparing)
+    gr.on(dataset.change, api_visibility="private", **reading_curves)
+    for shown in (comparing, reading_curves):
+        demo.load(api_visibility="private", **shown, **NO_PROGRESS)
     measure_button.click(measure, inputs=[dataset, samples, seed], outputs=[live_table, live_status],
                          api_name="compare_measure", preprocess=False, concurrency_limit=1,
                          concurrency_id="measure")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
-    demo.load(open_link, None, [dataset, seed], api_visibility="private", show_progress="hidden")
+    demo.load(open_link, None, [dataset, seed], api_visibility="private", **NO_PROGRESS)
     wire_share(share_button, share_link, [dataset, seed], link)

@@ -9,8 +9,8 @@ from aigc.studio import MAX_SEED, share
 from aigc.studio import gan as studio
 from aigc.studio.models import GAN_TYPES
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (USER_ERRORS, direct_call_js, hub_model_field, linked_state, picker, preferred, random_seed_js, user_errors,
-                     wire_share)
+from aigc.ui import (NO_PROGRESS, USER_ERRORS, direct_call_js, hub_model_field, linked_state, picker, preferred,
+                     random_seed_js, user_errors, wire_share)
 
 DEFAULT_SEED = 42
 DEFAULT_METHOD = studio.METHODS[studio.DEFAULT_METHOD]
@@ -187,17 +187,18 @@ def tab(demo: gr.Blocks) -> None:
     # The picture: while a slider is dragged the page asks /gan_generate itself (see direct_call_js); the
     # server event draws it for everything else, and once more when the slider is let go.
     drawing = dict(inputs=point + sliders + [method], outputs=picture, preprocess=False, batch=True,
-                   max_batch_size=MAX_BATCH, trigger_mode="always_last", show_progress="hidden",
+                   max_batch_size=MAX_BATCH, trigger_mode="always_last", **NO_PROGRESS,
                    concurrency_limit=4, concurrency_id="gan")
     gr.on(point_changes + [s.release for s in sliders], gan_generate, api_name="gan_generate", **drawing)
     gr.on([s.input for s in sliders], None, inputs=point + sliders + [method], outputs=picture,
-          js=direct_call_js("gan_generate"), api_visibility="private", show_progress="hidden")
+          js=direct_call_js("gan_generate"), api_visibility="private", **NO_PROGRESS)
     gr.on(point_changes, preview_strips, inputs=point + [method], outputs=strips, preprocess=False,
-          api_visibility="private", trigger_mode="always_last", show_progress="hidden",
+          api_visibility="private", trigger_mode="always_last", **NO_PROGRESS,
           concurrency_limit=4, concurrency_id="gan")
     restorable = [model, method, label, seed, truncation] + sliders
-    restored = restore_button.click(restore, state, restorable, preprocess=False, api_visibility="private")
-    opened = demo.load(open_link, None, restorable, api_visibility="private", show_progress="hidden")
+    restored = restore_button.click(restore, state, restorable, preprocess=False, api_visibility="private",
+                                    **NO_PROGRESS)
+    opened = demo.load(open_link, None, restorable, api_visibility="private", **NO_PROGRESS)
     reset_done = reset.click(None, js=f"() => Array({studio.NUM_DIRECTIONS}).fill(0)", outputs=sliders,
                              api_visibility="private")
     # the grid and the JSON follow a slider when it is let go: while it is dragged, only the picture is drawn
@@ -205,7 +206,7 @@ def tab(demo: gr.Blocks) -> None:
               dict(concurrency_limit=4, concurrency_id="gan")),
              (latent_json, point + [method] + sliders, state, {})]
     for fn, inputs, output, limits in views:
-        view = dict(inputs=inputs, outputs=output, preprocess=False, api_visibility="private", show_progress="hidden")
+        view = dict(inputs=inputs, outputs=output, preprocess=False, api_visibility="private", **NO_PROGRESS)
         gr.on(point_changes + [s.release for s in sliders] + [show_grid.change], fn, trigger_mode="always_last",
               **view, **limits)
         for event in (restored, opened, reset_done):  # sliders set by the page, not let go by a hand
@@ -213,7 +214,7 @@ def tab(demo: gr.Blocks) -> None:
     for event in (restored, opened, reset_done):
         event.then(gan_generate, api_visibility="private", **drawing)
     wire_share(share_button, share_link, point + [method] + sliders, link)
-    model.change(label_choices, [model, label], label, api_visibility="private", show_progress="hidden")
+    model.change(label_choices, [model, label], label, api_visibility="private", **NO_PROGRESS)
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     animate.click(gan_sweep, inputs=point + [direction, frames, method], outputs=sweep, api_name="gan_sweep",
                   preprocess=False, concurrency_limit=1, concurrency_id="gan_sweep")  # GIFs never queue before sliders

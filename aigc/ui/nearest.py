@@ -9,7 +9,7 @@ import gradio as gr
 
 from aigc.studio import InputError
 from aigc.studio import nearest as studio
-from aigc.ui import uploaded_path, user_errors
+from aigc.ui import NO_PROGRESS, uploaded_path, user_errors
 
 
 def shown(result: studio.Neighbours) -> tuple[list, str]:
@@ -61,14 +61,14 @@ def nearest_panel(picture: gr.Image | gr.Gallery, model: gr.Dropdown, api_name: 
                              elem_classes=["pixelated", "fit-content"])
     if frames:
         selected = gr.State(None)
-        picture.select(selected_frame, None, selected, api_visibility="private", show_progress="hidden")
+        picture.select(selected_frame, None, selected, api_visibility="private", **NO_PROGRESS)
         picture.change(lambda: (None, None, ""), None, [selected, gallery, summary], api_visibility="private",
-                       show_progress="hidden")
+                       **NO_PROGRESS)
         find.click(nearest_to_frame, [model, picture, selected, k], [gallery, summary], preprocess=False,
                    api_visibility="private", concurrency_limit=2, concurrency_id="nearest")
     else:
         picture.change(None, js="() => [null, '']", outputs=[gallery, summary], api_visibility="private",
-                       show_progress="hidden")
+                       **NO_PROGRESS)
         find.click(nearest, [model, picture, k], [gallery, summary], preprocess=False, api_name=api_name,
                    api_visibility="public" if api_name else "private", concurrency_limit=2,
                    concurrency_id="nearest")

@@ -10,7 +10,7 @@ import gradio as gr
 
 from aigc.studio import share
 from aigc.studio import text as studio
-from aigc.ui import USER_ERRORS, hub_model_field, linked_state, preferred, user_errors, wire_share
+from aigc.ui import NO_PROGRESS, USER_ERRORS, hub_model_field, linked_state, preferred, user_errors, wire_share
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 COLOURED_REFRESH_S = 1.0
@@ -196,21 +196,21 @@ def tab(demo: gr.Blocks) -> None:
     event = generate.click(
         text_generate, inputs=[prompt, max_new_tokens, temperature, top_k, top_p, seed, model],
         outputs=[output, confidence, summary, continuation], api_name="text_generate", preprocess=False,
-        concurrency_limit=2, concurrency_id="text",
+        show_progress_on=output, concurrency_limit=2, concurrency_id="text",  # one cheap target: see NO_PROGRESS
     )
-    event.success(candidates_view, continuation, candidates_plot, api_visibility="private", show_progress="hidden")
+    event.success(candidates_view, continuation, candidates_plot, api_visibility="private", **NO_PROGRESS)
     event.success(attention_view, [prompt, layer, head, model], attention_plot, api_visibility="private",
-                  show_progress="hidden")
+                  **NO_PROGRESS)
     stop.click(None, cancels=[event], api_visibility="private")
     controls = [prompt, max_new_tokens, temperature, top_k, top_p, seed, model]
     demo.load(open_link, None, controls + [output, confidence, summary, continuation], api_visibility="private",
-              concurrency_limit=2, concurrency_id="text")
+              **NO_PROGRESS, concurrency_limit=2, concurrency_id="text")
     wire_share(share_button, share_link, [continuation], link)
     confidence.select(clicked_candidates, continuation, candidates_plot, api_visibility="private",
-                      show_progress="hidden")
+                      **NO_PROGRESS)
     gr.on([layer.release, head.release, demo.load], attention_view, [prompt, layer, head, model], attention_plot,
-          api_visibility="private", show_progress="hidden", trigger_mode="always_last")
-    model.change(choose_model, model, [model, intro, layer, head], api_visibility="private",
+          api_visibility="private", **NO_PROGRESS, trigger_mode="always_last")
+    model.change(choose_model, model, [model, intro, layer, head], api_visibility="private", show_progress_on=model,
                  concurrency_limit=1, concurrency_id="hub").then(
         attention_view, [prompt, layer, head, model], attention_plot, api_visibility="private",
-        show_progress="hidden")
+        **NO_PROGRESS)

@@ -13,7 +13,7 @@ from aigc.studio import MAX_SEED, InputError, share
 from aigc.studio import latent_map
 from aigc.studio import vae as studio
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (USER_ERRORS, hub_model_field, linked_state, picker, preferred, random_seed_js, uploaded_path,
+from aigc.ui import (NO_PROGRESS, USER_ERRORS, hub_model_field, linked_state, picker, preferred, random_seed_js, uploaded_path,
                      user_errors, wire_share)
 
 EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dress and a bag
@@ -203,12 +203,12 @@ def tab(demo: gr.Blocks) -> None:
                                          allow_preview=False, format="png", visible=bool(examples),
                                          elem_classes=["pixelated", "fit-content"])
                 sketch.change(drawing, sketch, [image, source], api_visibility="private", trigger_mode="always_last",
-                              show_progress="hidden")
-                gallery.select(pick_example, model, [image, source], api_visibility="private", show_progress="hidden")
+                              **NO_PROGRESS)
+                gallery.select(pick_example, model, [image, source], api_visibility="private", **NO_PROGRESS)
                 gr.on([image.upload, image.clear], not_from_the_test_set, None, source, api_visibility="private",
-                      show_progress="hidden")
+                      **NO_PROGRESS)
                 gr.on([image.change, model.change, demo.load], functools.partial(model_view, what=f"Image {side}"),
-                      [model, image], seen, preprocess=False, api_visibility="private", show_progress="hidden",
+                      [model, image], seen, preprocess=False, api_visibility="private", **NO_PROGRESS,
                       trigger_mode="always_last")
                 images.append(image)
                 sources.append(source)
@@ -249,31 +249,32 @@ def tab(demo: gr.Blocks) -> None:
 
     settings_changed = [run.click, steps.release, mode.change, model.change]
     images_changed = [image.change for image in images]
-    walk = dict(inputs=[model, *images, steps, mode], outputs=[frames, animation], preprocess=False,
-                trigger_mode="always_last", concurrency_limit=2, concurrency_id="vae")
+    # progress shows on the GIF only: a gallery is costly to keep in Gradio's status list (see NO_PROGRESS)
+    walk = dict(inputs=[model, *images, steps, mode], outputs=[frames, animation], show_progress_on=animation,
+                preprocess=False, trigger_mode="always_last", concurrency_limit=2, concurrency_id="vae")
     gr.on(settings_changed, vae_interpolate, api_name="vae_interpolate", **walk)
     def on_load(request: gr.Request):
         return open_page(model_name, starts, request)
 
     demo.load(on_load, None,
-              [model, *images, *sources, steps, mode, frames, animation], api_visibility="private",
+              [model, *images, *sources, steps, mode, frames, animation], api_visibility="private", **NO_PROGRESS,
               concurrency_limit=2, concurrency_id="vae")
     wire_share(share_button, share_link, [model, *sources, steps, mode], link)
     gr.on(images_changed, walk_on_change, api_visibility="private", **walk)
     views = dict(inputs=[model, *images, steps, mode], outputs=[*reconstructions, scatter], preprocess=False,
-                 api_visibility="private", show_progress="hidden", concurrency_limit=2, concurrency_id="vae")
+                 api_visibility="private", **NO_PROGRESS, concurrency_limit=2, concurrency_id="vae")
     # alongside the walk rather than after it: the map shows (without a path) even when a picture is missing
     gr.on(settings_changed + images_changed + [demo.load], latent_views, trigger_mode="always_last",
           **views)
     gr.on([demo.load, model.change], manifold_view, model, [manifold, decoded, hint], api_visibility="private",
-          show_progress="hidden", concurrency_limit=2, concurrency_id="vae")
-    manifold.select(decode_manifold_click, model, decoded, api_visibility="private", show_progress="hidden",
+          **NO_PROGRESS, concurrency_limit=2, concurrency_id="vae")
+    manifold.select(decode_manifold_click, model, decoded, api_visibility="private", **NO_PROGRESS,
                     trigger_mode="always_last")
-    scatter.select(decode_map_click, model, decoded, api_visibility="private", show_progress="hidden",
+    scatter.select(decode_map_click, model, decoded, api_visibility="private", **NO_PROGRESS,
                    trigger_mode="always_last")
     gr.on([demo.load, draw.click, temperature.release, seed.change, model.change], prior_samples,
-          [model, temperature, seed], samples, api_visibility="private", preprocess=False, show_progress="hidden",
+          [model, temperature, seed], samples, api_visibility="private", preprocess=False, **NO_PROGRESS,
           trigger_mode="always_last", concurrency_limit=2, concurrency_id="vae")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     for gallery in galleries:
-        model.change(example_gallery, model, gallery, api_visibility="private", show_progress="hidden")
+        model.change(example_gallery, model, gallery, api_visibility="private", **NO_PROGRESS)
