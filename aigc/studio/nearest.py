@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from aigc.data import CLASS_NAMES, load_pixels
+from aigc.images import to_pil
 from aigc.nearest import Index, build_command, index_of, training_set_sha256
 from aigc.studio import InputError, gpu, integer
 from aigc.studio.models import GAN_TYPES, dataset_of, registry
@@ -117,11 +118,6 @@ def training_images(dataset: str, expected_sha256: str) -> np.ndarray | str:
                 "fetches them): their numbers, classes and distances are shown without the pictures.")
 
 
-def enlarged(pixels: np.ndarray) -> Image.Image:
-    """A training image, SCALE times larger by whole pixels."""
-    return Image.fromarray(pixels).resize((pixels.shape[1] * SCALE, pixels.shape[0] * SCALE), Image.Resampling.NEAREST)
-
-
 def verdict(index: Index, distance: float, nearest: int) -> str:
     """One sentence: how the distance to the nearest training image compares with real unseen pictures'."""
     closer = index.share_of_test_images_closer(distance)
@@ -158,7 +154,8 @@ def nearest(model: str, image, k=DEFAULT_K) -> Neighbours:
         indices=indices,
         distances=distances,
         classes=[CLASS_NAMES[dataset][index.labels[i]] for i in indices],
-        pictures=[] if isinstance(images, str) else [enlarged(images[i]) for i in indices],
+        pictures=[] if isinstance(images, str) else [to_pil(torch.tensor(images[i])[None] / 255, SCALE)
+                                                     for i in indices],
         typical=index.typical_distance(),
         typical_close=index.typical_distance(5),
         verdict=verdict(index, distances[0], indices[0]),

@@ -186,12 +186,11 @@ def tab(demo: gr.Blocks) -> None:
     point_changes = [demo.load, model.change, label.change, seed.change, truncation.change, method.change]
     # The picture: while a slider is dragged the page asks /gan_generate itself (see direct_call_js); the
     # server event draws it for everything else, and once more when the slider is let go.
-    drawing = dict(inputs=point + sliders + [method], outputs=picture, preprocess=False, batch=True,
-                   max_batch_size=MAX_BATCH, trigger_mode="always_last", **NO_PROGRESS,
+    drawn_from = dict(inputs=point + sliders + [method], outputs=picture, **NO_PROGRESS)
+    drawing = dict(**drawn_from, preprocess=False, batch=True, max_batch_size=MAX_BATCH, trigger_mode="always_last",
                    concurrency_limit=4, concurrency_id="gan")
     gr.on(point_changes + [s.release for s in sliders], gan_generate, api_name="gan_generate", **drawing)
-    gr.on([s.input for s in sliders], None, inputs=point + sliders + [method], outputs=picture,
-          js=direct_call_js("gan_generate"), api_visibility="private", **NO_PROGRESS)
+    gr.on([s.input for s in sliders], None, js=direct_call_js("gan_generate"), api_visibility="private", **drawn_from)
     gr.on(point_changes, preview_strips, inputs=point + [method], outputs=strips, preprocess=False,
           api_visibility="private", trigger_mode="always_last", **NO_PROGRESS,
           concurrency_limit=4, concurrency_id="gan")
