@@ -73,7 +73,7 @@ def direct_call_js(api_name: str) -> str:
     Chromium).  An event run in the browser skips that.  At most one call is in flight; moves made meanwhile
     collapse into the latest (as trigger_mode="always_last" does for server events); a failed call shows
     nothing, and the server event that follows the release shows its error.  The calls share a session of their
-    own: without one, Gradio builds a new session (~45 ms on this page) for every call.
+    own: without one, Gradio builds a new session, the config of every component, for every call.
     """
     return f"""async (...args) => {{
         const state = ((globalThis.aigcDirectCalls ??= {{}})[{api_name!r}] ??= {{
