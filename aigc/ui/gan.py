@@ -183,7 +183,9 @@ def tab(demo: gr.Blocks) -> None:
                              buttons=["download"], elem_classes="pixelated")
 
     point = [model, label, seed, truncation]
-    point_changes = [demo.load, model.change, label.change, seed.change, truncation.change, method.change]
+    # page load is not among them: the picture, strips, grid and JSON follow open_link (below), so that a page
+    # opened from a link draws only the linked state, never a default one that might arrive after it
+    point_changes = [model.change, label.change, seed.change, truncation.change, method.change]
     # The picture: while a slider is dragged the page asks /gan_generate itself (see direct_call_js); the
     # server event draws it for everything else, and once more when the slider is let go.
     drawn_from = dict(inputs=point + sliders + [method], outputs=picture, **NO_PROGRESS)
@@ -191,9 +193,9 @@ def tab(demo: gr.Blocks) -> None:
                    concurrency_limit=4, concurrency_id="gan")
     gr.on(point_changes + [s.release for s in sliders], gan_generate, api_name="gan_generate", **drawing)
     gr.on([s.input for s in sliders], None, js=direct_call_js("gan_generate"), api_visibility="private", **drawn_from)
-    gr.on(point_changes, preview_strips, inputs=point + [method], outputs=strips, preprocess=False,
-          api_visibility="private", trigger_mode="always_last", **NO_PROGRESS,
-          concurrency_limit=4, concurrency_id="gan")
+    stripping = dict(inputs=point + [method], outputs=strips, preprocess=False, api_visibility="private",
+                     **NO_PROGRESS, concurrency_limit=4, concurrency_id="gan")
+    gr.on(point_changes, preview_strips, trigger_mode="always_last", **stripping)
     restorable = [model, method, label, seed, truncation] + sliders
     restored = restore_button.click(restore, state, restorable, preprocess=False, api_visibility="private",
                                     **NO_PROGRESS)
@@ -212,6 +214,7 @@ def tab(demo: gr.Blocks) -> None:
             event.then(fn, **view)
     for event in (restored, opened, reset_done):
         event.then(gan_generate, api_visibility="private", **drawing)
+    opened.then(preview_strips, **stripping)
     wire_share(share_button, share_link, point + [method] + sliders, link)
     model.change(label_choices, [model, label], label, api_visibility="private", **NO_PROGRESS)
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
