@@ -1,10 +1,11 @@
-"""Train any bundled model from scratch.
+"""Train any bundled model from scratch, or fine-tune a GPT from weights (a longer context, say).
 
     python -m aigc.train classifier --data fashion --out weights/classifier-fashion
     python -m aigc.train gan --data fashion --loss hinge --out weights/gan-fashion
     python -m aigc.train mlp-gan --data mnist --out weights/gan-mlp-mnist
     python -m aigc.train vae --data mnist --latent-dim 2 --out weights/vae-mnist-2d
     python -m aigc.train gpt --data shakespeare --out weights/gpt-shakespeare
+    python -m aigc.train gpt --data shakespeare --init-from weights/gpt-shakespeare --block-size 512 --out gpt-512
 
 Each run has a fixed seed, a progress bar, sample grids and a resumable
 checkpoint in ``--run-dir`` (default runs/<out name>), and writes the final
@@ -15,6 +16,7 @@ gloo on the CPU, NCCL on GPUs); each rank sees its own shard of every batch.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -34,7 +36,7 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from aigc.data import CLASS_NAMES, load_images, load_text
-from aigc.hub import default_device
+from aigc.hub import default_device, load
 from aigc.images import save_grid
 from aigc.models import GPT, VAE, Classifier, ClassifierConfig, GANConfig, GPTConfig, VAEConfig
 from aigc.models.gan import build_gan
@@ -356,9 +358,14 @@ def train_vae(args: argparse.Namespace, run: Run) -> None:
 
 def train_gpt(args: argparse.Namespace, run: Run) -> None:
     train_text, val_text = load_text("train"), load_text("val")
-    config = GPTConfig(vocab="".join(sorted(set(train_text + val_text))), block_size=args.block_size,
-                       n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout)
-    raw = GPT(config)
+    if args.init_from:  # fine-tune: the checkpoint's vocabulary and sizes; --block-size may lengthen its context
+        checkpoint = load(args.init_from, device="cpu")
+        raw = with_context(checkpoint, args.block_size or checkpoint.config.block_size)
+        config = raw.config
+    else:
+        config = GPTConfig(vocab="".join(sorted(set(train_text + val_text))), block_size=args.block_size or 256,
+                           n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout)
+        raw = GPT(config)
     data = torch.tensor(raw.tokenizer.encode(train_text))
     val = torch.tensor(raw.tokenizer.encode(val_text))
     model = run.wrap(raw)
@@ -404,6 +411,25 @@ def train_gpt(args: argparse.Namespace, run: Run) -> None:
     run.export(model, sample, f"Shakespeare train plays ({len(data):,} characters)")
 
 
+def with_context(model: GPT, block_size: int) -> GPT:
+    """``model`` with a context of ``block_size`` positions, to be fine-tuned.
+
+    Positions are learned, so a longer context needs rows the model never saw:
+    each starts as a copy of the last trained one, which the model already
+    reads as "late in the window", rather than as noise.
+    """
+    old = model.config.block_size
+    if block_size < old:
+        raise ValueError(f"--block-size {block_size} is shorter than the checkpoint's context of {old}")
+    longer = GPT(dataclasses.replace(model.config, block_size=block_size))
+    state = model.state_dict()
+    positions = state["transformer.wpe.weight"]
+    state["transformer.wpe.weight"] = torch.cat([positions, positions[-1:].expand(block_size - old, -1)])
+    longer.load_state_dict(state)
+    longer.tokenizer = model.tokenizer
+    return longer
+
+
 TRAINERS = {"classifier": train_classifier, "gan": train_gan, "mlp-gan": train_gan, "vae": train_vae, "gpt": train_gpt}
 
 
@@ -431,11 +457,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     gan.add_argument("--mode-seeking", type=float, default=0.0, help="weight of the MSGAN diversity term (0 = off)")
     gan.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average")
     gpt = p.add_argument_group("GPT")
-    gpt.add_argument("--block-size", type=int, default=256)
+    gpt.add_argument("--block-size", type=int, help="context length (default: 256, or the --init-from model's)")
     gpt.add_argument("--n-layer", type=int, default=4)
     gpt.add_argument("--n-head", type=int, default=4)
     gpt.add_argument("--n-embd", type=int, default=256)
     gpt.add_argument("--dropout", type=float, default=0.1)
+    gpt.add_argument("--init-from", help="fine-tune these weights (a folder or Hub repo id) instead of starting afresh")
     args = p.parse_args(argv)
     if (args.family == "gpt") != (args.data == "shakespeare"):
         p.error("the GPT trains on --data shakespeare, the image models on mnist or fashion")

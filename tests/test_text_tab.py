@@ -13,6 +13,7 @@ from test_gpt2 import save_gpt2, train_tokenizer
 
 import aigc
 from aigc.hub import ModelLoadError
+from aigc.models.gpt import context_start
 from aigc.studio import InputError
 from aigc.studio import text as studio
 from aigc.studio.models import registry
@@ -39,10 +40,12 @@ def shakespeare():
     return registry().get(GPT, "gpt")
 
 
+LONG = 400  # characters: past the context (256), so the window restarts on the way
+
+
 @pytest.fixture(scope="module")
 def long_continuation():
-    """300 characters: past the context of 128, so the window restarts twice on the way."""
-    return last(studio.stream("ROMEO:\n", 300, 0.9, 20, 0.95, seed=4, model=GPT))
+    return last(studio.stream("ROMEO:\n", LONG, 0.9, 20, 0.95, seed=4, model=GPT))
 
 
 # --- the distributions ------------------------------------------------------------------------------
@@ -70,8 +73,11 @@ def test_top_k_one_and_temperature_zero_are_the_argmax(shakespeare):
 
 def test_candidates_are_what_each_token_was_drawn_from(long_continuation, shakespeare):
     c = long_continuation
-    assert len(c.tokens) == 300
-    for position in [0, 5, 120, 121, 122, 185, 186, 250, 299]:  # around the window's restarts too
+    assert len(c.tokens) == LONG
+    block = shakespeare.config.block_size
+    restarts = [n for n in range(1, LONG) if context_start(7, n + 1, block) != context_start(7, n, block)]
+    assert restarts, "the continuation must outgrow the context"
+    for position in [0, 5, *(n + step for n in restarts for step in (-1, 0, 1)), LONG - 1]:
         candidates = studio.candidates(c, position)
         assert candidates.drawn is not None, position
         assert candidates.after[candidates.drawn] == pytest.approx(c.probabilities[position], rel=1e-4)

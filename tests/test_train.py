@@ -11,6 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from aigc.hub import load
+from aigc.models import GPT, GPTConfig
+from aigc.train import with_context
 
 ROOT = Path(__file__).parent.parent
 FAST = ["--batch-size", "32", "--log-every", "1", "--sample-every", "1000", "--checkpoint-every", "1000"]
@@ -34,6 +36,27 @@ def test_each_family_trains_and_exports_in_hub_format(tmp_path, family, data):
     assert log["steps"] == 3 and len(log["history"]) == 3 and log["command"].startswith("python -m aigc.train")
     assert (out / "samples.png").exists() or (out / "samples.txt").exists()
     assert load(str(out), device="cpu").config.model_type in ("classifier", "dcgan", "mlp-gan", "vae", "gpt")
+
+
+def test_a_longer_context_starts_from_the_shorter_models_predictions():
+    short = GPT(GPTConfig(vocab="\n abc", block_size=8, n_layer=1, n_head=2, n_embd=16)).eval()
+    longer = with_context(short, 16).eval()
+    assert longer.config.block_size == 16 and longer.transformer.wpe.weight.shape == (16, 16)
+    ids = torch.tensor([[0, 2, 3, 4, 1, 3, 2, 2]])
+    assert torch.equal(longer(ids), short(ids)), "the first 8 positions predict as before"
+    assert longer(torch.cat([ids, ids], dim=1)).shape == (1, 16, 5)
+    with pytest.raises(ValueError, match="shorter than the checkpoint's context of 8"):
+        with_context(short, 4)
+
+
+def test_fine_tuning_from_weights_keeps_their_vocabulary(tmp_path):
+    tiny = ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "16", "--steps", "2"]
+    train("gpt", "--data", "shakespeare", "--out", str(tmp_path / "short"), "--run-dir", str(tmp_path / "a"), *tiny)
+    train("gpt", "--data", "shakespeare", "--out", str(tmp_path / "long"), "--run-dir", str(tmp_path / "b"),
+          "--init-from", str(tmp_path / "short"), "--block-size", "32", "--steps", "2")
+    short, long = load(str(tmp_path / "short"), device="cpu"), load(str(tmp_path / "long"), device="cpu")
+    assert long.config.block_size == 32 and long.config.vocab == short.config.vocab
+    assert long.config.n_embd == 32 and long.num_parameters() == short.num_parameters() + 16 * 32
 
 
 def test_resuming_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
