@@ -6,7 +6,13 @@ The tabs live in aigc/ui (one file each) and do their work through the plain,
 tested functions of aigc/studio.
 """
 
+import gc
 import os
+
+if __name__ == "__main__":
+    # Start-up makes half a million long-lived objects (torch, Gradio, the models, the UI) and little garbage,
+    # so the collector's repeated full passes over them are wasted: none until the app is built.
+    gc.disable()
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # the app makes no calls out
 
@@ -71,4 +77,7 @@ def linked_tab(request: gr.Request):
 
 
 if __name__ == "__main__":
-    build_app().queue(**QUEUE_SETTINGS).launch(**LAUNCH_SETTINGS)
+    demo = build_app().queue(**QUEUE_SETTINGS)
+    gc.freeze()  # what start-up made lives as long as the app: later collections need not walk it
+    gc.enable()
+    demo.launch(**LAUNCH_SETTINGS)
