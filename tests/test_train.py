@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from aigc.data import load_text
 from aigc.hub import load
 from aigc.models import GPT, GPTConfig
 from aigc.train import with_context
@@ -49,14 +50,15 @@ def test_a_longer_context_starts_from_the_shorter_models_predictions():
         with_context(short, 4)
 
 
-def test_fine_tuning_from_weights_keeps_their_vocabulary(tmp_path):
-    tiny = ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "16", "--steps", "2"]
-    train("gpt", "--data", "shakespeare", "--out", str(tmp_path / "short"), "--run-dir", str(tmp_path / "a"), *tiny)
-    train("gpt", "--data", "shakespeare", "--out", str(tmp_path / "long"), "--run-dir", str(tmp_path / "b"),
+def test_fine_tuning_keeps_the_models_vocabulary_and_sizes(tmp_path):
+    text = load_text("train") + load_text("val")
+    vocab = "".join(sorted(set(text))) + "#@"  # more than the text has, as the bundled GPT's vocabulary is
+    GPT(GPTConfig(vocab=vocab, block_size=16, n_layer=1, n_head=2, n_embd=32)).save_pretrained(tmp_path / "short")
+    train("gpt", "--data", "shakespeare", "--out", str(tmp_path / "long"), "--run-dir", str(tmp_path / "run"),
           "--init-from", str(tmp_path / "short"), "--block-size", "32", "--steps", "2")
     short, long = load(str(tmp_path / "short"), device="cpu"), load(str(tmp_path / "long"), device="cpu")
-    assert long.config.block_size == 32 and long.config.vocab == short.config.vocab
-    assert long.config.n_embd == 32 and long.num_parameters() == short.num_parameters() + 16 * 32
+    assert long.config.vocab == vocab and long.config.block_size == 32 and long.config.n_embd == 32
+    assert long.num_parameters() == short.num_parameters() + 16 * 32  # the 16 new positions
 
 
 def test_resuming_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
