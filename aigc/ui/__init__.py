@@ -69,10 +69,11 @@ def direct_call_js(api_name: str) -> str:
     """A browser-side handler that calls the public endpoint ``api_name`` over Gradio's HTTP API -> its first output.
 
     Why: for every server event, Gradio 6's page refreshes the loading status of every output it has ever
-    shown, which on a page of four tabs costs far more than a GAN picture.  An event run in the browser skips that.  At most one call is in flight; moves made meanwhile
-    collapse into the latest (as trigger_mode="always_last" does for server events); a failed call shows
-    nothing, and the server event that follows the release shows its error.  The calls share a session of their
-    own: without one, Gradio builds a new session, the config of every component, for every call.
+    shown, which on a page of four tabs costs far more than a GAN picture.  An event run in the browser
+    skips that.  At most one call is in flight; moves made meanwhile collapse into the latest (as
+    trigger_mode="always_last" does for server events); a failed call shows nothing, and the server event
+    that follows the release shows its error.  The calls share a session of their own: without one, Gradio
+    builds a new session, the config of every component, for every call.
     """
     return f"""async (...args) => {{
         const state = ((globalThis.aigcDirectCalls ??= {{}})[{api_name!r}] ??= {{
