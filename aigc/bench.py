@@ -6,7 +6,8 @@
 
 Groups: ``gan`` and ``vae`` (the models and the GAN tab's handlers, in this
 process), ``text`` (the GPT with and without its KV cache), ``server`` (``python
-app.py`` in a subprocess: cold start, peak memory, 16 concurrent API clients)
+app.py`` in a subprocess: cold start, against Python importing torch and Gradio
+alone, peak memory, 16 concurrent API clients)
 and ``browser`` (slider-to-picture time in Chromium, against a trivial Gradio
 app measured in the same run).
 
@@ -141,7 +142,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-COLD_STARTS = 3
+COLD_STARTS = 5
+OFFLINE = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}  # what the subprocesses get
 CLIENTS = 16
 SLIDER_MOVES = 20
 # the smallest sizes, for requests that measure serving rather than the work (the server clamps them up)
@@ -160,6 +162,16 @@ with gr.Blocks() as demo:
     image = gr.Image(picture(0), type="pil", format="png", interactive=False, height=320, elem_id="gan-picture")
     slider.change(picture, slider, image, trigger_mode="always_last", show_progress="hidden")
 demo.queue().launch()
+"""
+# Only what app.py imports before it builds anything, as app.py does (collector off, Gradio's stub rewriting
+# skipped), then a hard exit: the floor under app.py's cold start that no work of ours can lower.
+IMPORTS_ONLY = """
+import gc, os
+gc.disable()
+from aigc import gradio_startup
+gradio_startup.install()
+import gradio, torch
+os._exit(0)
 """
 
 
@@ -213,8 +225,7 @@ def serving(command: list[str], env: dict[str, str] | None = None) -> Iterator[t
     import httpx
 
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}
+    env = {**OFFLINE, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), **(env or {})}
     url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
@@ -361,23 +372,34 @@ def seconds_to_serve(command: list[str]) -> float:
         return seconds
 
 
+def seconds_to_exit(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=OFFLINE, check=True)
+    return time.perf_counter() - start
+
+
 def bench_app(quick: bool, groups: set[str]) -> list[tuple[str, str]]:
     """``python app.py`` started COLD_STARTS times (cold start), the last one then measured by the groups."""
     rows = []
     app, trivial = [sys.executable, "app.py"], [sys.executable, "-c", TRIVIAL_APP]
-    starts: dict[str, list[float]] = {"app": [], "trivial": []}
+    starts: dict[str, list[float]] = {"app": [], "trivial": [], "imports": []}
     if "server" in groups:
-        for _ in range(COLD_STARTS - 1):  # interleaved, so that both meet the same load on the machine
+        for _ in range(COLD_STARTS - 1):  # interleaved, so that all meet the same load on the machine
+            starts["imports"].append(seconds_to_exit([sys.executable, "-c", IMPORTS_ONLY]))
             starts["trivial"].append(seconds_to_serve(trivial))
             starts["app"].append(seconds_to_serve(app))
+        starts["imports"].append(seconds_to_exit([sys.executable, "-c", IMPORTS_ONLY]))
         starts["trivial"].append(seconds_to_serve(trivial))
     with serving(app) as (url, process, seconds):
         if "server" in groups:
             starts["app"].append(seconds)
+            median = {name: statistics.median(times) for name, times in starts.items()}
             rows.append((f"Cold start, python app.py to HTTP with every model loaded (median of {COLD_STARTS})",
-                         f"{statistics.median(starts['app']):.2f} s (target ≤ 5 s)"))
+                         f"{median['app']:.2f} s (target ≤ 5 s)"))
+            rows.append((f"Python importing torch and Gradio as app.py does, and no more (median of {COLD_STARTS})",
+                         f"{median['imports']:.2f} s"))
             rows.append((f"Cold start of a trivial Gradio app (no torch), for comparison (median of {COLD_STARTS})",
-                         f"{statistics.median(starts['trivial']):.2f} s"))
+                         f"{median['trivial']:.2f} s"))
             rows += bench_server(url, process, quick)
         if "browser" in groups:
             rows += bench_browser(url)
