@@ -37,13 +37,18 @@ from aigc.models.gpt import next_token_probs, sample
 
 
 def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    """Median seconds of ``fn`` over ``repeats`` runs, after a warm-up."""
+    """Median seconds of ``fn`` over ``repeats`` runs, after a warm-up.
+
+    On a GPU each run waits for its kernels, which would otherwise still be running when the clock stops.
+    """
+    finish = torch.cuda.synchronize if torch.cuda.is_available() else lambda: None
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        finish()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -85,10 +90,10 @@ def sliding_window_tokens(gpt, ids: list[int], new_tokens: int, seed: int) -> li
     The same sampling as ``GPT.stream_tokens`` at temperature 1, so the tokens agree with it until
     the window first fills; then sample.py slides the window by one while the cache must restart it.
     """
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(gpt.device).manual_seed(seed)
     context = list(ids)
     for _ in range(new_tokens):
-        logits = gpt(torch.tensor([context[-gpt.config.block_size :]]))[0, -1]
+        logits = gpt(torch.tensor([context[-gpt.config.block_size :]], device=gpt.device))[0, -1]
         context.append(int(sample(next_token_probs(logits), generator)))
     return context[len(ids) :]
 
