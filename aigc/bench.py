@@ -148,7 +148,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 COLD_STARTS = 5
-OFFLINE = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}  # what the subprocesses get
+OFFLINE = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}  # added to every subprocess's environment
 CLIENTS = 16
 SLIDER_MOVES = 20
 # the smallest sizes, for requests that measure serving rather than the work (the server clamps them up)
@@ -230,7 +230,7 @@ def serving(command: list[str], env: dict[str, str] | None = None) -> Iterator[t
     import httpx
 
     port = free_port()
-    env = {**OFFLINE, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), **(env or {})}
+    env = {**os.environ, **OFFLINE, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), **(env or {})}
     url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
@@ -379,7 +379,7 @@ def seconds_to_serve(command: list[str]) -> float:
 
 def seconds_to_exit(command: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=OFFLINE, check=True)
+    subprocess.run(command, cwd=ROOT, env={**os.environ, **OFFLINE}, check=True)
     return time.perf_counter() - start
 
 
