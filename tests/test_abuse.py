@@ -24,11 +24,13 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from aigc.bench import sample_picture, serving
 from aigc.hub import WEIGHTS_DIR
 from aigc.studio import InputError, compare, gan, number, vae
 from aigc.studio.models import registry
+from aigc.studio.uploads import to_model_input
 
 EXAMPLES_PER_ENDPOINT = 15
 MAX_MESSAGE_CHARS = 2_000  # an error is read in a toast: it says what is wrong, it does not echo a megabyte back
@@ -177,6 +179,29 @@ def test_hostile_values_get_a_short_clear_error(call):
     with pytest.raises(InputError) as refused:
         call()
     assert len(str(refused.value)) < 300
+
+
+def drawing(kind: str) -> Image.Image:
+    """A white square on black, in a mode that ``kind`` can store."""
+    picture = Image.new("L", (40, 40), 0)
+    picture.paste(255, (10, 10, 30, 30))
+    return picture.convert("RGB") if kind in ("PDF", "EPS") else picture
+
+
+@pytest.mark.parametrize("kind", ["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"])
+def test_uploads_in_the_picture_formats_are_read(tmp_path, kind):
+    path = tmp_path / f"drawing.{kind.lower()}"
+    drawing(kind).save(path, kind)
+    assert to_model_input(str(path)).shape == (1, 28, 28)
+
+
+@pytest.mark.parametrize("kind", ["EPS", "PDF", "ICO", "PCX", "TGA", "PPM", "SPIDER"])
+def test_uploads_in_any_other_format_pillow_knows_are_refused_clearly(tmp_path, kind):
+    """Pillow reads these too (an EPS through Ghostscript, where it is installed): an upload is never opened as one."""
+    path = tmp_path / "drawing.png"  # the name a browser would send proves nothing
+    drawing(kind).save(path, kind)
+    with pytest.raises(InputError, match="not a picture that can be read: send a PNG, JPEG, GIF, WebP, BMP or TIFF"):
+        to_model_input(str(path))
 
 
 @pytest.mark.parametrize("sent", [False, "disk.png", 5])

@@ -17,6 +17,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from aigc.studio import InputError
 
+# Pillow opens dozens of formats, some through outside programs (EPS runs Ghostscript): uploads are opened as these
+# only, by Pillow's own name for each.
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
 MAX_PIXELS = 50_000_000  # refuse decompression bombs before decoding them
 WORKING_SIZE = 256  # shrink big pictures first: the model sees 28 px anyway
 INK = 0.25  # a pixel brighter than this (after inversion) is part of the drawing
@@ -34,7 +37,7 @@ def read_image(source, what: str = "image") -> Image.Image:
     if isinstance(source, Image.Image):
         return source
     try:
-        image = Image.open(Path(source))
+        image = Image.open(Path(source), formats=FORMATS)
         if image.width * image.height > MAX_PIXELS:
             limit = MAX_PIXELS // 10**6
             raise InputError(f"{what} is {image.width}×{image.height} pixels; the limit is {limit} megapixels")
@@ -42,7 +45,7 @@ def read_image(source, what: str = "image") -> Image.Image:
     except InputError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise InputError(f"{what} is not a picture that can be read (PNG, JPEG, GIF, WebP, BMP, TIFF...)") from e
+        raise InputError(f"{what} is not a picture that can be read: send a PNG, JPEG, GIF, WebP, BMP or TIFF") from e
     except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt files
         raise InputError(f"{what} could not be read: {e}") from e
     return image

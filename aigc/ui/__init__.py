@@ -8,6 +8,7 @@ that is not a picture with a message the person never sees.)
 """
 
 import functools
+import html
 import inspect
 
 import gradio as gr
@@ -22,10 +23,26 @@ USER_ERRORS = (InputError, ModelLoadError)
 # finished event), snapshotting its value; page-load events alone made 62 such components here.  Events that
 # show progress show it on one cheap component.
 NO_PROGRESS = dict(show_progress="hidden", show_progress_on=[])
+MAX_MESSAGE_CHARS = 1_000
+
+
+def for_page(message) -> str:
+    """A message (or an exception's) as a toast may show it: cut, then HTML-escaped.
+
+    Gradio renders gr.Error, gr.Warning and gr.Info messages as HTML, and messages
+    echo what a visitor sent (a share link's fields, say): unescaped, a link could
+    put an image, a form or a link of its choosing into someone else's page.
+    Every message the tabs show goes through here.
+    """
+    text = str(message)
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = f"{text[:MAX_MESSAGE_CHARS]}…"
+    return html.escape(text, quote=False)
 
 
 def user_errors(fn):
-    """Show InputError and ModelLoadError to the person as a gr.Error (Gradio hides other exceptions' messages).
+    """Show InputError and ModelLoadError to the person as a gr.Error (Gradio hides other exceptions' messages),
+    escaped (:func:`for_page`).
 
     Works for plain and for generator (streaming) handlers, and keeps the
     handler's signature, whose parameter names are the API's.  The message is
@@ -37,7 +54,7 @@ def user_errors(fn):
             try:
                 yield from fn(*args, **kwargs)
             except USER_ERRORS as e:
-                raise gr.Error(str(e)) from None
+                raise gr.Error(for_page(e)) from None
 
         return streaming
 
@@ -46,7 +63,7 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except USER_ERRORS as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(for_page(e)) from None
 
     return handler
 
@@ -113,7 +130,7 @@ def linked_state(request: gr.Request | None, tab: str, read):
         fields = linked_fields(request, tab)
         return None if fields is None else read(fields)
     except USER_ERRORS as e:
-        gr.Warning(f"The link could not be opened: {e}")
+        gr.Warning(for_page(f"The link could not be opened: {e}"))
         return None
 
 

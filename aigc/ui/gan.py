@@ -5,8 +5,9 @@ import threading
 
 import gradio as gr
 
-from aigc.studio import MAX_SEED, share
+from aigc.studio import MAX_SEED, ZERO_GPU, gpu, share
 from aigc.studio import gan as studio
+from aigc.studio.batch import each_alone
 from aigc.studio.models import GAN_TYPES
 from aigc.ui.nearest import nearest_panel
 from aigc.ui import (NO_PROGRESS, USER_ERRORS, direct_call_js, hub_model_field, linked_state, picker, preferred,
@@ -18,34 +19,30 @@ MAX_BATCH = 16
 log = logging.getLogger(__name__)
 
 
+@gpu(duration=10)
+@user_errors
 def gan_generate(model, label=0, seed=DEFAULT_SEED, truncation=studio.DEFAULT_TRUNCATION,
                  d1=0.0, d2=0.0, d3=0.0, d4=0.0, d5=0.0, d6=0.0, d7=0.0, d8=0.0, method=DEFAULT_METHOD):
     """One picture. label: a class name or index; d1..d8: offsets along the directions, -3 to 3;
     method: "SeFa" or "GANSpace".
 
     Batched (Gradio's batch=True): each argument arrives as a list, one value per waiting request, and
-    all of them are drawn in one forward pass per model.
+    all of them are drawn in one forward pass per model.  A request that fails gets no picture and the
+    others theirs (aigc.studio.batch); the error is shown only when every request failed.
     """
     offsets = [list(values) for values in zip(d1, d2, d3, d4, d5, d6, d7, d8)]
-    try:
-        return [studio.generate_batch(model, label, seed, truncation, offsets, method)]
-    except USER_ERRORS as e:
-        if len(model) == 1:
-            raise gr.Error(str(e)) from None
-        error = e
-    # one bad request must not spoil the others batched with it: they get their pictures, it gets none
-    pictures = []
-    for args in zip(model, label, seed, truncation, offsets, method):
-        try:
-            pictures.append(studio.generate(*args))
-        except USER_ERRORS as e:
-            log.warning("GAN request refused in a batch: %s", e)
-            pictures.append(None)
-    if all(picture is None for picture in pictures):
-        raise gr.Error(str(error)) from None
-    return [pictures]
+    requests = list(zip(model, label, seed, truncation, offsets, method))
+    pictures = each_alone(lambda batch: studio.generate_batch(*map(list, zip(*batch))),
+                          lambda request: studio.generate(*request), requests)
+    failures = [picture for picture in pictures if isinstance(picture, Exception)]
+    for failure in failures:
+        log.warning("GAN request failed in a batch of %d: %r", len(requests), failure)
+    if failures and len(failures) == len(pictures):
+        raise failures[0]
+    return [[None if isinstance(picture, Exception) else picture for picture in pictures]]
 
 
+@gpu(duration=20)
 @user_errors
 def gan_sweep(model, label=0, seed=DEFAULT_SEED, truncation=studio.DEFAULT_TRUNCATION, direction=1,
               frames=studio.DEFAULT_FRAMES, method=DEFAULT_METHOD):
@@ -53,11 +50,13 @@ def gan_sweep(model, label=0, seed=DEFAULT_SEED, truncation=studio.DEFAULT_TRUNC
     return studio.sweep(model, label, seed, truncation, direction, frames, method)
 
 
+@gpu(duration=10)
 @user_errors
 def preview_strips(model, label, seed, truncation, method):
     return studio.preview_strips(model, label, seed, truncation, method)
 
 
+@gpu(duration=10)
 @user_errors
 def seed_grid(show, model, label, seed, truncation, method, *offsets):
     if not show:
@@ -65,11 +64,13 @@ def seed_grid(show, model, label, seed, truncation, method, *offsets):
     return gr.Image(studio.grid(model, label, seed, truncation, offsets, method), visible=True)
 
 
+@gpu(duration=10)
 @user_errors
 def latent_json(model, label, seed, truncation, method, *offsets):
     return studio.state_json(model, label, seed, truncation, offsets, method)
 
 
+@gpu(duration=10)
 @user_errors
 def restore(text):
     """Latent JSON or a share link -> every control of the tab (the picture then follows their change events)."""
@@ -89,6 +90,7 @@ def open_link(request: gr.Request):
     return [gr.skip()] * (5 + studio.NUM_DIRECTIONS) if state is None else controls(state)
 
 
+@gpu(duration=10)
 @user_errors
 def share_link(model, label, seed, truncation, method, *offsets):
     """The query string of a link to this picture (the page turns it into a whole address)."""
@@ -108,7 +110,13 @@ def label_choices(model, label=0):
 
 
 def warm_directions(models: list[str]) -> None:
-    """Compute every model's directions in the background, so that the first GANSpace click is quick."""
+    """Compute every model's directions in the background, so that the first GANSpace click is quick.
+
+    Not on ZeroGPU, where model work may only run in a handler that holds a GPU: there the handlers compute
+    them when they first need them.
+    """
+    if ZERO_GPU:
+        return
     def run():
         for name in models:
             for method in studio.METHODS:

@@ -30,6 +30,7 @@ from gradio import processing_utils
 from gradio.exceptions import InvalidPathError
 
 from aigc.studio import shown
+from aigc.ui import for_page
 
 UPLOAD_HINT = "with gradio_client: handle_file(path)"
 
@@ -58,8 +59,8 @@ def clear_file_errors(preprocess_data):
             return await preprocess_data(*args, **kwargs)
         except pydantic.ValidationError as e:
             sent = e.errors()[0].get("input") if e.errors() else None
-            raise gr.Error(f"A file parameter got {shown(sent)}, which is not an uploaded file; upload one "
-                           f"({UPLOAD_HINT})") from None
+            raise gr.Error(for_page(f"A file parameter got {shown(sent)}, which is not an uploaded file; upload one "
+                                    f"({UPLOAD_HINT})")) from None
         except InvalidPathError:
             raise gr.Error(f"A file parameter names a file that was not uploaded; upload it ({UPLOAD_HINT})") from None
 

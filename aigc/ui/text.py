@@ -10,7 +10,8 @@ import gradio as gr
 
 from aigc.studio import share
 from aigc.studio import text as studio
-from aigc.ui import NO_PROGRESS, USER_ERRORS, hub_model_field, linked_state, preferred, user_errors, wire_share
+from aigc.ui import (NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked_state, preferred, user_errors,
+                     wire_share)
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 COLOURED_REFRESH_S = 1.0
@@ -89,7 +90,7 @@ def candidates_view(continuation, position=None):
     try:
         return studio.candidates_figure(studio.candidates(continuation, position))
     except USER_ERRORS as e:
-        gr.Warning(str(e))
+        gr.Warning(for_page(e))
         return gr.skip()
 
 
@@ -102,7 +103,7 @@ def attention_view(prompt, layer, head, model):
     try:
         return studio.attention_figure(studio.attention(prompt, layer, head, model))
     except USER_ERRORS as e:
-        gr.Warning(str(e))
+        gr.Warning(for_page(e))
         return gr.skip()
 
 
@@ -133,7 +134,7 @@ def choose_model(model, progress=gr.Progress(track_tqdm=True)):
     try:
         studio.get_model(model)
     except USER_ERRORS as e:
-        gr.Warning(f"{e}. Back to {studio.DEFAULT_MODEL}.")
+        gr.Warning(for_page(f"{e}. Back to {studio.DEFAULT_MODEL}."))
         model = studio.DEFAULT_MODEL
     n_layer, n_head = layers_and_heads(model)
     return (model, introduction(model), gr.Slider(maximum=n_layer, value=1, interactive=n_layer > 1),

@@ -13,8 +13,8 @@ from aigc.studio import MAX_SEED, InputError, share
 from aigc.studio import latent_map
 from aigc.studio import vae as studio
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (NO_PROGRESS, USER_ERRORS, hub_model_field, linked_state, picker, preferred, random_seed_js,
-                     uploaded_path, user_errors, wire_share)
+from aigc.ui import (NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked_state, picker, preferred,
+                     random_seed_js, uploaded_path, user_errors, wire_share)
 
 EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dress and a bag
 
@@ -38,7 +38,7 @@ def model_view(model, image=None, what="image"):
         path = uploaded_path(image, what)
         return None if path is None else studio.as_the_model_sees_it(model, path, what)
     except USER_ERRORS as e:  # the walk reports it as an error; here a warning is enough
-        gr.Warning(str(e))
+        gr.Warning(for_page(e))
         return None
 
 
@@ -58,7 +58,7 @@ def latent_views(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, 
     try:
         picture = latent_map.map_picture(model, path)
     except InputError as e:  # no test set here: the rest of the tab still works
-        gr.Warning(str(e))
+        gr.Warning(for_page(e))
         picture = None
     return recon_a, recon_b, picture
 
@@ -131,7 +131,7 @@ def open_page(model_name, starts, request: gr.Request):
     try:
         return unchanged + list(studio.interpolate(model_name, *starts))
     except USER_ERRORS as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(for_page(e)) from None
 
 
 @user_errors
