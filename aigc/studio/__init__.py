@@ -10,19 +10,31 @@ cannot be used raises :class:`InputError` with a message meant for that person.
 """
 
 import math
+import os
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-try:  # on a ZeroGPU Space, model work must run inside spaces.GPU to get a GPU
-    import spaces
+# A ZeroGPU Space (SPACES_ZERO_GPU set, the ``spaces`` package installed) lends a GPU only to a function decorated
+# with spaces.GPU, for as long as it runs, in a forked process whose result comes back pickled.
+spaces = None
+if os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):
+    try:
+        import spaces  # before any CUDA work: it sets up ZeroGPU's stand-in for CUDA
+    except ImportError:
+        pass
+ZERO_GPU = spaces is not None
 
-    gpu = spaces.GPU
-except ImportError:
-    def gpu(fn):
-        """Without the ``spaces`` package (anywhere but ZeroGPU), functions run unchanged."""
-        return fn
+
+def gpu(duration: int):
+    """The decorator of a Gradio handler that does model work: on ZeroGPU, ``spaces.GPU(duration=...)`` (a GPU for
+    at most ``duration`` seconds per call); anywhere else the handler is left as it is, and the models run on
+    their own device ($AIGC_DEVICE, else CUDA where there is one).  Put it on the handler an event calls, not on
+    the functions it calls, so that one event asks for one GPU, and return nothing that lives on the GPU."""
+    if ZERO_GPU:
+        return spaces.GPU(duration=duration)
+    return lambda handler: handler
 
 MAX_SEED = 2**31 - 1  # seeds stay exact in JavaScript numbers and in every widget
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "aigc-studio"

@@ -23,7 +23,7 @@ from aigc.data import CLASS_NAMES, DATASETS, load_images
 from aigc.evaluate import sample_metrics
 from aigc.hub import WEIGHTS_DIR
 from aigc.images import make_grid, to_pil
-from aigc.studio import MAX_SEED, InputError, gpu, integer, shown
+from aigc.studio import MAX_SEED, InputError, integer, shown
 from aigc.studio.models import GAN_TYPES, family, registry, stored_metrics
 
 PER_CLASS = 8  # columns of every grid
@@ -107,7 +107,6 @@ def shared_state(dataset="mnist", seed=0) -> dict:
     return {"dataset": dataset, "seed": integer(seed, "seed", 0, MAX_SEED, 0)}
 
 
-@gpu
 @torch.inference_mode()
 def compare(dataset: str = "mnist", seed=0) -> Comparison:
     """Sample grids of every loaded model of ``dataset`` under one seed, and the stored metrics table."""
@@ -398,7 +397,6 @@ class HeldOutFeatures:
         return self._cache[key]
 
 
-@gpu
 @torch.inference_mode()
 def live_metrics(name: str, dataset: str, samples: int, seed: int) -> dict:
     """aigc.evaluate's metrics of one loaded generator on ``samples`` fresh samples (drawn as evaluate draws them)."""

@@ -25,7 +25,7 @@ from PIL import Image
 
 from aigc.images import make_grid, save_gif, to_pil
 from aigc.latent import ganspace_directions, sefa_directions, truncate
-from aigc.studio import MAX_SEED, InputError, gpu, integer, number, output_file, share, shown
+from aigc.studio import MAX_SEED, InputError, integer, number, output_file, share, shown
 from aigc.studio.models import GAN_TYPES, registry
 
 NUM_DIRECTIONS = 8
@@ -144,7 +144,6 @@ def latent_point(model: str, label, seed, truncation, offsets, method=DEFAULT_ME
     return gan, z[None], None if index is None else torch.tensor([index])
 
 
-@gpu
 def generate_batch(models, labels, seeds, truncations, offsets, methods=None) -> list[Image.Image]:
     """Many pictures at once (what concurrent slider drags are batched into): lists in, a list out.
 
@@ -177,7 +176,6 @@ def generate(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION,
     return generate_batch([model], [label], [seed], [truncation], [offsets], [method])[0]
 
 
-@gpu
 def grid(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION, offsets=(0.0,) * NUM_DIRECTIONS,
          method=DEFAULT_METHOD, count=GRID_SEEDS) -> Image.Image:
     """The pictures of ``count`` seeds (seed, seed + 1, ...) under the same class, ψ and offsets, as one grid."""
@@ -190,7 +188,6 @@ def grid(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION, offsets=
     return to_pil(make_grid(images, min(GRID_COLUMNS, count), padding=2, pad_value=0.5), GRID_SCALE)
 
 
-@gpu
 def preview_strips(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION, method=DEFAULT_METHOD,
                    frames=PREVIEW_FRAMES) -> list[Image.Image]:
     """For each direction, a small strip of pictures from -3 to +3 at this point (every slider at 0).
@@ -207,7 +204,6 @@ def preview_strips(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION
     return [to_pil(make_grid(strip, count, padding=1, pad_value=1.0), PREVIEW_SCALE) for strip in strips]
 
 
-@gpu
 def sweep_frames(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION, direction=1,
                  frames=DEFAULT_FRAMES, method=DEFAULT_METHOD) -> list[Image.Image]:
     """Pictures along one direction (1-based, as the sliders are numbered) from -3 to +3, in one batch.

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 
 from aigc.data import load_images
 from aigc.images import to_pil
-from aigc.studio import InputError, gpu, number
+from aigc.studio import InputError, number
 from aigc.studio.models import dataset_of, registry
 
 GRID = 15  # manifold cells a side
@@ -93,7 +93,6 @@ def manifold_pixel_to_z(x, y, size: int = 28 * CELL_SCALE, n: int = GRID) -> tor
     return gaussian_quantile(levels.clamp(1e-4, 1 - 1e-4)).float()
 
 
-@gpu
 def manifold_tensors(model: str, n: int = GRID) -> torch.Tensor:
     """The decoded grid: float [n, n, C, H, W] in [0, 1]."""
     vae = check_two_dimensional(model)
@@ -118,7 +117,6 @@ def decode_point(model: str, z) -> Image.Image:
     return to_pil(image, POINT_SCALE)
 
 
-@gpu
 def click_manifold(model: str, index) -> tuple[Image.Image, torch.Tensor]:
     """A click on the manifold picture -> (the code under it decoded, large; that code [2])."""
     check_two_dimensional(model)
@@ -165,7 +163,6 @@ class LatentMap:
                              y0 + (bottom - y) / (bottom - top) * (y1 - y0)], dtype=torch.float32)
 
 
-@gpu
 @torch.inference_mode()
 def encode_test_set(model: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """-> (means of q(z|x) of the model's test set [N, D], labels [N], class names)."""
@@ -296,7 +293,6 @@ def map_picture(model: str, path: torch.Tensor | None = None) -> Image.Image:
     return picture
 
 
-@gpu
 def click_map(model: str, index) -> tuple[Image.Image, torch.Tensor]:
     """A click on the map -> (the code under it decoded, large; that code [D]).
 

@@ -17,7 +17,7 @@ from PIL import Image
 from aigc.data import CLASS_NAMES, load_pixels
 from aigc.images import to_pil
 from aigc.nearest import Index, build_command, index_of, training_set_sha256
-from aigc.studio import InputError, gpu, integer
+from aigc.studio import InputError, integer
 from aigc.studio.models import GAN_TYPES, dataset_of, registry
 from aigc.studio.uploads import read_image, to_model_input
 from aigc.studio.vae import DEFAULT_MARGIN, MARGIN
@@ -98,7 +98,6 @@ def model_input(image, dataset: str, size: int) -> torch.Tensor:
     return exact if exact is not None else to_model_input(picture, "image", size, MARGIN.get(dataset, DEFAULT_MARGIN))
 
 
-@gpu
 @torch.inference_mode()
 def features(dataset: str, x: torch.Tensor) -> torch.Tensor:
     """[N, 1, 28, 28] -> the features of the dataset's classifier, on the CPU."""

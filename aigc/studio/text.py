@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from aigc.models.gpt import StreamDecoder, context_start, next_token_probs
-from aigc.studio import MAX_SEED, InputError, gpu, integer, number
+from aigc.studio import MAX_SEED, InputError, integer, number
 from aigc.studio.models import registry
 
 if TYPE_CHECKING:
@@ -117,7 +117,6 @@ def encode_prompt(gpt, prompt) -> tuple[list[int], list[str]]:
     return ids[-block:], [f"The prompt has {len(ids):,} {unit(gpt)}s; the model sees only its last {block}."]
 
 
-@gpu
 def stream(prompt: str | None = "", max_new_tokens=DEFAULT_NEW_TOKENS, temperature=DEFAULT_TEMPERATURE, top_k=0,
            top_p=1.0, seed=None, model: str = DEFAULT_MODEL) -> Iterator[Continuation]:
     """Yield the same Continuation after each new token.
@@ -204,7 +203,6 @@ def token_label(gpt, token: int) -> str:
     return text.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥") or "∅"
 
 
-@gpu
 def candidates(continuation: Continuation | None, position=None) -> Candidates:
     """The candidates for token ``position`` of the continuation (None or past the end: the next token).
 
@@ -266,7 +264,6 @@ class AttentionMap:
     title: str
 
 
-@gpu
 def attention(prompt: str | None = "", layer=1, head=1, model: str = DEFAULT_MODEL) -> AttentionMap:
     """The attention of one layer and head (both counted from 1, as the sliders show) over the prompt."""
     gpt = get_model(model)

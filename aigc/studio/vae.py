@@ -16,7 +16,7 @@ from PIL import Image
 from aigc.data import load_images
 from aigc.images import make_grid, save_gif, to_pil
 from aigc.latent import INTERPOLATIONS
-from aigc.studio import MAX_SEED, InputError, gpu, integer, number, output_file, shown
+from aigc.studio import MAX_SEED, InputError, integer, number, output_file, shown
 from aigc.studio.models import dataset_of, registry
 from aigc.studio.uploads import to_model_input
 
@@ -125,18 +125,16 @@ def state_from_link(fields: dict[str, str]) -> dict:
     return {**state, "picture_a": held_out_picture(state["a"]), "picture_b": held_out_picture(state["b"])}
 
 
-@gpu
 def path_codes(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") -> torch.Tensor:
     """The codes of the frames, on the CPU: [steps, latent_dim] (to draw the path on a map)."""
     return latent_path(model, image_a, image_b, steps, mode)[1].cpu()
 
 
-@gpu
 @torch.inference_mode()
 def interpolate_tensors(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") -> torch.Tensor:
     """-> frames float [steps, 1, 28, 28] in [0, 1]; steps is clamped to [2, 64]."""
     vae, path = latent_path(model, image_a, image_b, steps, mode)
-    return vae.decode(path)
+    return vae.decode(path).cpu()
 
 
 def interpolate(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") -> tuple[list[Image.Image], str]:
@@ -145,7 +143,6 @@ def interpolate(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") 
     return frames, str(save_gif(frames, output_file(".gif"), FRAME_MS, ping_pong=True))
 
 
-@gpu
 @torch.inference_mode()
 def reconstruction_tensors(model: str, image_a, image_b) -> torch.Tensor:
     """What the VAE makes of A and B: decode(mean code), float [2, 1, 28, 28]; its blur is the VAE's."""
@@ -159,7 +156,6 @@ def reconstructions(model: str, image_a, image_b) -> tuple[Image.Image, Image.Im
     return to_pil(a, SCALE), to_pil(b, SCALE)
 
 
-@gpu
 @torch.inference_mode()
 def sample_tensors(model: str, count=DEFAULT_SAMPLES, temperature=DEFAULT_TEMPERATURE, seed=0) -> torch.Tensor:
     """Samples from the prior, z ~ N(0, T²I), decoded: float [count, 1, 28, 28].

@@ -3,7 +3,7 @@
 import gradio as gr
 import pandas as pd
 
-from aigc.studio import MAX_SEED, share
+from aigc.studio import MAX_SEED, gpu, share
 from aigc.studio import compare as studio
 from aigc.ui import NO_PROGRESS, linked_state, random_seed_js, user_errors, wire_share
 
@@ -15,6 +15,7 @@ LIVE_NOTE = (
 )
 
 
+@gpu(duration=20)
 @user_errors
 def compare(dataset="mnist", seed=0):
     """-> (sample grids with captions, metrics table, notes)."""
@@ -49,6 +50,7 @@ def bullets(sentences: list[str]) -> str:
     return "\n".join(f"- {sentence}" for sentence in sentences)
 
 
+@gpu(duration=120)
 @user_errors
 def measure(dataset="mnist", samples=studio.DEFAULT_SAMPLES, seed=0, progress=gr.Progress()):
     """Streams (live table, status): the table grows by one model at a time."""

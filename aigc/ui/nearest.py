@@ -7,7 +7,7 @@ look up the selected frame and are private to the page, so the app has exactly o
 
 import gradio as gr
 
-from aigc.studio import InputError
+from aigc.studio import InputError, gpu
 from aigc.studio import nearest as studio
 from aigc.ui import NO_PROGRESS, uploaded_path, user_errors
 
@@ -17,6 +17,7 @@ def shown(result: studio.Neighbours) -> tuple[list, str]:
     return list(zip(result.pictures, result.captions)), result.summary
 
 
+@gpu(duration=10)
 @user_errors
 def nearest(model, image=None, k=studio.DEFAULT_K):
     """The k (1 to 20) training images nearest to a picture, in the feature space of the classifier of the model's
@@ -24,6 +25,7 @@ def nearest(model, image=None, k=studio.DEFAULT_K):
     return shown(studio.nearest(model, uploaded_path(image, "image"), k))
 
 
+@gpu(duration=10)
 @user_errors
 def nearest_to_frame(model, frames=None, selected=None, k=studio.DEFAULT_K):
     """The same for the selected frame of a gallery, or its middle frame when none is selected."""

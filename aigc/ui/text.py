@@ -8,7 +8,7 @@ import time
 
 import gradio as gr
 
-from aigc.studio import share
+from aigc.studio import gpu, share
 from aigc.studio import text as studio
 from aigc.ui import (NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked_state, preferred, user_errors,
                      wire_share)
@@ -41,6 +41,7 @@ def render(continuation: studio.Continuation) -> tuple[str, list, str]:
     return continuation.text, highlighted, "\n\n".join([" · ".join(facts), *continuation.notes])
 
 
+@gpu(duration=60)
 @user_errors
 def text_generate(prompt="", max_new_tokens=studio.DEFAULT_NEW_TOKENS, temperature=studio.DEFAULT_TEMPERATURE,
                   top_k=0, top_p=1.0, seed=None, model=studio.DEFAULT_MODEL):
@@ -85,6 +86,7 @@ def open_link(request: gr.Request):
         yield [*controls, *shown]
 
 
+@gpu(duration=10)
 def candidates_view(continuation, position=None):
     """The candidates chart; a warning, and the chart left as it was, when there is nothing to show."""
     try:
@@ -99,6 +101,7 @@ def clicked_candidates(continuation, selected: gr.SelectData):
     return candidates_view(continuation, max(selected.index - 1, 0))
 
 
+@gpu(duration=10)
 def attention_view(prompt, layer, head, model):
     try:
         return studio.attention_figure(studio.attention(prompt, layer, head, model))

@@ -9,7 +9,7 @@ import functools
 
 import gradio as gr
 
-from aigc.studio import MAX_SEED, InputError, share
+from aigc.studio import MAX_SEED, InputError, gpu, share
 from aigc.studio import latent_map
 from aigc.studio import vae as studio
 from aigc.ui.nearest import nearest_panel
@@ -19,6 +19,7 @@ from aigc.ui import (NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked
 EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dress and a bag
 
 
+@gpu(duration=15)
 @user_errors
 def vae_interpolate(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
     """Frames from image A to image B through the VAE's latent space, and the same as a looping GIF."""
@@ -42,6 +43,7 @@ def model_view(model, image=None, what="image"):
         return None
 
 
+@gpu(duration=30)
 @user_errors
 def latent_views(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
     """The reconstructions of A and B, and the map of the test codes with the path A → B on it.
@@ -63,6 +65,7 @@ def latent_views(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, 
     return recon_a, recon_b, picture
 
 
+@gpu(duration=10)
 @user_errors
 def manifold_view(model):
     """The decoded manifold, shown for a 2-d VAE only; the decoded point is cleared for a new model."""
@@ -81,14 +84,17 @@ def decode_click(model, selected: gr.SelectData, manifold: bool):
     return gr.Image(picture, label=f"Decoded point: {latent_map.describe(z)}")
 
 
+@gpu(duration=10)
 def decode_manifold_click(model, selected: gr.SelectData):
     return decode_click(model, selected, True)
 
 
+@gpu(duration=30)
 def decode_map_click(model, selected: gr.SelectData):
     return decode_click(model, selected, False)
 
 
+@gpu(duration=10)
 @user_errors
 def prior_samples(model, temperature=studio.DEFAULT_TEMPERATURE, seed=0, count=studio.DEFAULT_SAMPLES):
     """Samples from the prior, z ~ N(0, T²I), decoded, as one grid."""
@@ -253,6 +259,7 @@ def tab(demo: gr.Blocks) -> None:
     walk = dict(inputs=[model, *images, steps, mode], outputs=[frames, animation], show_progress_on=animation,
                 preprocess=False, trigger_mode="always_last", concurrency_limit=2, concurrency_id="vae")
     gr.on(settings_changed, vae_interpolate, api_name="vae_interpolate", **walk)
+    @gpu(duration=15)
     def on_load(request: gr.Request):
         return open_page(model_name, starts, request)
 
