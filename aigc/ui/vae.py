@@ -78,20 +78,20 @@ def manifold_view(model):
             gr.Image(None, label="Decoded point"), hint)
 
 
+@gpu(duration=30)  # the map of the test codes is computed on first use
 @user_errors
-def decode_click(model, selected: gr.SelectData, manifold: bool):
-    picture, z = (latent_map.click_manifold if manifold else latent_map.click_map)(model, selected.index)
+def decode_click(model, index, manifold: bool):
+    """The GPU part of the two select events: it gets the click's pixel, as gr.SelectData does not unpickle."""
+    picture, z = (latent_map.click_manifold if manifold else latent_map.click_map)(model, index)
     return gr.Image(picture, label=f"Decoded point: {latent_map.describe(z)}")
 
 
-@gpu(duration=10)
 def decode_manifold_click(model, selected: gr.SelectData):
-    return decode_click(model, selected, True)
+    return decode_click(model, selected.index, True)
 
 
-@gpu(duration=30)
 def decode_map_click(model, selected: gr.SelectData):
-    return decode_click(model, selected, False)
+    return decode_click(model, selected.index, False)
 
 
 @gpu(duration=10)
