@@ -164,40 +164,7 @@ def read_config(folder: Path) -> dict:
     return config
 
 
-def push(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None) -> str:
-    """Publish a model folder (weights, config, card, samples, metrics) as a Hub model repo.
+if __name__ == "__main__":  # publishing lives in aigc.publish; `python -m aigc.hub push FOLDER REPO` still works
+    from aigc.publish import main
 
-    The folder is loaded first, so a model that would not load is never published.
-    Returns the URL of the commit.
-    """
-    from huggingface_hub import HfApi
-
-    folder = Path(folder)
-    load(str(folder), device="cpu")
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    commit = api.upload_folder(
-        repo_id=repo_id,
-        folder_path=folder,
-        allow_patterns=["config.json", "model.safetensors", "README.md", "NOTES.md", "*.png", "metrics.json",
-                        "training_log.json"],
-        commit_message=f"Upload {folder.name} from AIGC Studio",
-    )
-    return commit.commit_url
-
-
-def main() -> None:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m aigc.hub", description="Publish a bundled model to the Hub.")
-    sub = p.add_subparsers(dest="command", required=True)
-    push_args = sub.add_parser("push", help="upload weights/NAME (or any model folder) to a Hub repo")
-    push_args.add_argument("folder")
-    push_args.add_argument("repo_id", help="owner/name; created if it does not exist")
-    push_args.add_argument("--private", action="store_true")
-    args = p.parse_args()
-    print(push(args.folder, args.repo_id, private=args.private))
-
-
-if __name__ == "__main__":
     main()

@@ -174,33 +174,3 @@ def test_hub_repos_load_through_the_hub_cache_and_then_offline(tmp_path):
     assert offline["studio/tiny-gan@None"] == pytest.approx(expected)
     assert offline[f"studio/tiny-gan@{COMMIT}"] == pytest.approx(expected)
     assert "not in the local cache" in offline["studio/never-downloaded@None"]
-
-
-def test_push_uploads_the_model_folder_and_refuses_a_broken_one(tmp_path, monkeypatch):
-    """No Hub here: record what would be sent, through huggingface_hub's own HfApi methods."""
-    from huggingface_hub import HfApi
-
-    from aigc.hub import push
-
-    calls = {}
-    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.setdefault("create", (repo_id, kw)))
-
-    class Commit:
-        commit_url = "https://hub.example/commit/1"
-
-    def upload_folder(self, **kw):
-        calls["upload"] = kw
-        return Commit()
-
-    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
-    folder = save_tiny_gan(tmp_path / "gan")
-    assert push(folder, "me/tiny-gan", private=True) == Commit.commit_url
-    assert calls["create"] == ("me/tiny-gan", {"repo_type": "model", "private": True, "exist_ok": True})
-    assert calls["upload"]["repo_id"] == "me/tiny-gan" and calls["upload"]["folder_path"] == folder
-    assert {"config.json", "model.safetensors", "README.md"} <= set(calls["upload"]["allow_patterns"])
-
-    calls.clear()
-    (folder / "model.safetensors").write_bytes(b"broken")
-    with pytest.raises(ModelLoadError, match="corrupt"):
-        push(folder, "me/tiny-gan")
-    assert calls == {}
