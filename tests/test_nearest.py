@@ -65,22 +65,43 @@ def test_an_upload_of_another_size_is_framed_like_the_dataset(tmp_path):
     assert len(result.indices) == 3 and result.classes[0] == "0"
 
 
-def test_without_the_training_images_the_numbers_and_distances_remain(monkeypatch):
+def test_without_the_training_images_the_numbers_and_distances_remain(monkeypatch, caplog):
+    """Where the training pictures are not on the server, the nearest held-out pictures it keeps are shown instead,
+    and marked as such."""
     def not_prepared(dataset):
-        raise FileNotFoundError(dataset)
+        raise FileNotFoundError("MNIST is not prepared in /some/folder; run `python -m aigc.data prepare`")
 
     studio.training_images.cache_clear()
     monkeypatch.setattr(studio, "training_set_sha256", not_prepared)
     try:
-        result = studio.nearest("gan-mnist", training_picture("mnist"), k=4)
+        with caplog.at_level("INFO", logger=studio.__name__):
+            result = studio.nearest("gan-mnist", training_picture("mnist"), k=4)
     finally:
         studio.training_images.cache_clear()
     assert result.pictures == [] and len(result.indices) == 4 and result.indices[0] == TRAINING_IMAGE
-    assert "not available on this server" in result.note and result.captions[0] in result.summary
+    assert "not kept on this server" in result.note and result.captions[0] in result.summary
+    assert "not training pictures" in result.summary
+    assert len(result.gallery) == 4 and all(" · test #" in caption for _, caption in result.gallery)
+    distances = [float(caption.split(" · ")[0]) for _, caption in result.gallery]
+    assert distances == sorted(distances)
+    assert "python -m" not in result.summary and "/some/folder" not in result.summary
+    assert "/some/folder" in caplog.text  # the details are in the log
 
 
-def test_other_local_training_images_are_not_shown_as_the_neighbours():
-    assert "not the ones the index was built from" in studio.training_images("mnist", "0" * 64)
+def test_a_held_out_picture_finds_itself_among_those_shown_without_the_training_images(monkeypatch):
+    monkeypatch.setattr(studio, "training_images", lambda dataset, sha256: "The training pictures are not here.")
+    number = 17
+    result = studio.nearest("vae-mnist", to_pil(load_images("mnist", "test")[0][number], 8), k=3)
+    assert result.gallery[0][1].startswith(f"0.00 · test #{number} ")
+    assert np.array_equal(np.asarray(result.gallery[0][0]),
+                          np.asarray(to_pil(load_images("mnist", "test")[0][number], studio.SCALE)))
+
+
+def test_other_local_training_images_are_not_shown_as_the_neighbours(caplog):
+    with caplog.at_level("WARNING", logger=studio.__name__):
+        note = studio.training_images("mnist", "0" * 64)
+    assert "not the ones the index was made from" in note and "python -m" not in note
+    assert "python -m aigc.nearest build mnist" in caplog.text
 
 
 @pytest.fixture
@@ -116,11 +137,14 @@ def test_a_corrupt_or_foreign_index_is_refused(classifier_folder):
         index_module.read_index(classifier_folder, "mnist")
 
 
-def test_a_missing_index_is_a_clear_message_in_the_studio(monkeypatch, classifier_folder):
+def test_a_missing_index_is_a_plain_message_in_the_studio_and_the_details_are_logged(monkeypatch, classifier_folder,
+                                                                                      caplog):
     (classifier_folder / index_module.INDEX_FILE).unlink()
     monkeypatch.setattr(studio, "index_of", lambda dataset: index_module.read_index(classifier_folder, dataset))
-    with pytest.raises(ModelLoadError, match="python -m aigc.nearest build mnist"):
+    with pytest.raises(InputError, match="MNIST training pictures cannot be searched") as raised:
         studio.nearest("gan-mnist", training_picture("mnist"))
+    assert "python -m" not in str(raised.value) and str(classifier_folder) not in str(raised.value)
+    assert "python -m aigc.nearest build mnist" in caplog.text and str(classifier_folder) in caplog.text
 
 
 @pytest.mark.parametrize("model, image, message", [

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from aigc.data import CLASS_NAMES
+from aigc.data import CLASS_NAMES, held_out
 from aigc.studio import InputError, latent_map, vae
 from aigc.ui import vae as ui
 
@@ -226,13 +226,69 @@ def test_each_picture_is_shown_as_the_model_sees_it(tmp_path):
     column = pixels(seen)[:, seen.width // 2]
     assert column.max() > 200 and pixels(seen)[:, :20].max() < 30  # a light bar in the middle, dark around it
     drawing().save(tmp_path / "a.png")
-    assert np.array_equal(pixels(ui.model_view(VAE_16D, {"path": str(tmp_path / "a.png")}, "Image A")),
+    assert np.array_equal(pixels(ui.model_view(VAE_16D, {"path": str(tmp_path / "a.png")}, what="Image A")),
                           pixels(vae.as_the_model_sees_it(VAE_16D, drawing())))
-    assert ui.model_view(VAE_16D, None, "Image A") is None  # cleared: nothing to show, and no error
+    assert ui.model_view(VAE_16D, None, what="Image A") is None  # cleared: nothing to show, and no error
     Image.new("RGB", (50, 50), "white").save(tmp_path / "blank.png")
     with pytest.warns(UserWarning, match="blank"):
-        assert ui.model_view(VAE_16D, {"path": str(tmp_path / "blank.png")}, "Image A") is None
+        assert ui.model_view(VAE_16D, {"path": str(tmp_path / "blank.png")}, what="Image A") is None
 
 
 def test_a_changed_picture_walks_again_but_waits_for_both():
     assert ui.walk_on_change(VAE_16D, None, {"path": "b.png"}) == (gr.skip(), gr.skip())
+
+
+# --- picked test pictures go in as they are ----------------------------------------------------------
+
+def picked(tmp_path, model: str, position: int) -> tuple[dict, str]:
+    """A gallery click, as the page holds its result: the picture as a PNG file, and the picture's name."""
+    picture, source = ui.pick_example(model, gr.SelectData(None, {"index": position, "value": None}))
+    picture.save(tmp_path / f"{position}.png")
+    return {"path": str(tmp_path / f"{position}.png")}, source
+
+
+def dataset_image(source: str) -> torch.Tensor:
+    dataset, _, index = source.partition(":")
+    images = held_out(dataset)
+    return images.images[images.position(int(index))]
+
+
+@pytest.mark.parametrize("model", [VAE_16D, "vae-fashion"])
+def test_a_picked_test_picture_reaches_the_model_as_its_dataset_tensor(tmp_path, model):
+    """No re-framing for a test picture: "as seen" is the dataset image, and the walk starts from its code."""
+    (payload_a, source_a), (payload_b, source_b) = picked(tmp_path, model, 4), picked(tmp_path, model, 7)
+    x_a, x_b = dataset_image(source_a), dataset_image(source_b)
+    seen = ui.model_view(model, payload_a, source_a, what="Image A")
+    assert np.array_equal(pixels(seen), pixels(vae.to_pil(x_a, vae.SCALE)))
+    assert np.array_equal(pixels(seen)[::vae.SCALE, ::vae.SCALE], np.round(x_a[0].numpy() * 255))
+    vae_model = vae.registry().get(model, "vae")
+    assert torch.equal(vae.model_input(vae_model, ui.fed(payload_a, source_a, "Image A"), "Image A"), x_a)
+    assert not torch.equal(vae.model_input(vae_model, payload_a["path"], "Image A"), x_a)  # what re-framing did
+    frames, _ = ui.vae_interpolate(model, payload_a, payload_b, 4, "lerp", source_a, source_b)
+    with torch.inference_mode():
+        ends = vae_model.decode(vae_model.encode(torch.stack([x_a, x_b]))[0])
+    assert np.abs(pixels(frames[0]) - pixels(vae.to_pil(ends[0], vae.SCALE))).max() <= 1  # up to batching's rounding
+    assert np.abs(pixels(frames[-1]) - pixels(vae.to_pil(ends[1], vae.SCALE))).max() <= 1
+
+
+def test_an_upload_that_replaced_a_picked_picture_is_framed_as_an_upload(tmp_path):
+    """The page's name of a picked picture may lag behind an upload: the picture shown decides."""
+    _, source = picked(tmp_path, VAE_16D, 4)
+    drawing().save(tmp_path / "upload.png")
+    upload = {"path": str(tmp_path / "upload.png")}
+    assert np.array_equal(pixels(ui.model_view(VAE_16D, upload, source, what="Image A")),
+                          pixels(vae.as_the_model_sees_it(VAE_16D, drawing())))
+    assert ui.fed(upload, source, "Image A") == upload["path"]
+
+
+def test_the_starting_walk_and_a_linked_walk_start_from_the_dataset_tensors():
+    class NoLink:
+        query_params: dict = {}
+
+    sources = [vae.example_source(VAE_16D, i) for i in (ui.EXAMPLE_A, ui.EXAMPLE_B)]
+    frames = ui.open_page(VAE_16D, sources, NoLink())[7]
+    expected, _ = vae.interpolate(VAE_16D, *map(vae.dataset_picture, sources))
+    assert len(frames) == vae.DEFAULT_STEPS
+    assert all(np.array_equal(pixels(x), pixels(y)) for x, y in zip(frames, expected))
+    linked = ui.linked_walk({"model": VAE_16D, "a": sources[0], "b": sources[1], "steps": "10"})
+    assert all(np.array_equal(pixels(x), pixels(y)) for x, y in zip(linked[7], expected))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from aigc.data import CLASS_NAMES, DATASETS, load_images
+from aigc.data import CLASS_NAMES, DATASETS, held_out
 from aigc.evaluate import sample_metrics
 from aigc.hub import WEIGHTS_DIR
 from aigc.images import make_grid, to_pil
@@ -49,18 +49,16 @@ class Comparison:
     metrics: list[dict] = field(default_factory=list)  # one a row: {"model": name, metric key: number, ...}
 
 
-def held_out(dataset: str, seed: int) -> torch.Tensor | None:
-    """PER_CLASS test images of each class, in class order, [classes * PER_CLASS, 1, 28, 28]; None without data."""
-    try:
-        images, labels = load_images(dataset, "test")
-    except FileNotFoundError:
-        return None
+def real_rows(dataset: str, seed: int) -> torch.Tensor:
+    """PER_CLASS test images of each class, in class order, [classes * PER_CLASS, 1, 28, 28]: from the whole test
+    split where it is here, else from the examples shipped with the app."""
+    images = held_out(dataset)
     generator = torch.Generator().manual_seed(seed)
     picks = []
     for c in range(len(CLASS_NAMES[dataset])):
-        of_class = (labels == c).nonzero()[:, 0]
+        of_class = (images.labels == c).nonzero()[:, 0]
         picks.append(of_class[torch.randperm(len(of_class), generator=generator)[:PER_CLASS]])
-    return images[torch.cat(picks)]
+    return images.images[torch.cat(picks)]
 
 
 def by_class(images: torch.Tensor, predicted: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -115,7 +113,7 @@ def compare(dataset: str = "mnist", seed=0) -> Comparison:
     models = registry()
     num_classes = len(CLASS_NAMES[dataset])
     labels = torch.arange(num_classes).repeat_interleave(PER_CLASS)
-    real = held_out(dataset, seed)
+    real = real_rows(dataset, seed)
     classifiers = models.of_dataset(dataset, "classifier")
     panels, rows, values = [], [], []
     notes = [f"Rows, top to bottom: {', '.join(CLASS_NAMES[dataset])}."]
@@ -138,25 +136,22 @@ def compare(dataset: str = "mnist", seed=0) -> Comparison:
         else:
             caption = f"{name}: samples (any class)"
         panels.append((grid(samples), caption))
-        if real is not None:
-            panels.append((grid(vae.decode(vae.encode(real)[0])), f"{name}: reconstructions"))
+        panels.append((grid(vae.decode(vae.encode(real.to(vae.device))[0])), f"{name}: reconstructions"))
         rows.append(metrics_row(name, vae))
         values.append(metric_values(name, stored_metrics(name)))
     if classifiers and models.of_dataset(dataset, "vae"):
         notes.append(f"A VAE cannot be asked for a class: its samples are sorted into rows by {classifiers[0]}'s "
                      "guess (an empty row is a class it rarely draws), and it reconstructs the real images shown last.")
-    if real is not None:
-        panels.append((grid(real), "real: held-out test images"))
-    else:
-        notes.append(f"The {dataset} test images are not prepared (python -m aigc.data prepare), so no real images "
-                     "or reconstructions are shown.")
+    panels.append((grid(real), "real: held-out test images"))
+    if not held_out(dataset).complete:
+        notes.append(f"The real images are drawn from {held_out(dataset).description}.")
     features = {stored_metrics(row[0]).get("features") for row in rows} - {None}
     if features:
         notes.append(f"FID, IS, precision and recall are measured against the held-out images in the feature space "
                      f"of {', '.join(sorted(features))}; each model's card says how.")
-    unavailable = [f"{name} ({error})" for name, error in models.errors.items() if dataset in name]  # by name: unloaded
+    unavailable = [name for name in models.errors if dataset in name]  # by name: unloaded; the log says why
     if unavailable:
-        notes.append("Unavailable: " + "; ".join(unavailable))
+        notes.append("Not available on this server: " + ", ".join(unavailable) + ".")
     headers = ["Model", "Family", *(column for column, _, _ in METRICS)]
     return Comparison(panels, headers, rows, notes, values)
 
@@ -259,7 +254,7 @@ def reading_sentences(rows: list[dict]) -> list[str]:
                              "class asked for.")
 
     if not sentences:
-        return ["No metrics are stored for these models yet; `python -m aigc.evaluate NAME` measures them."]
+        return ["No metrics are stored for these models yet."]
     return sentences
 
 
@@ -350,6 +345,7 @@ class Measurement:
     done: int
     total: int
     samples: int
+    real: str  # the held-out images the samples are compared with, in words: "the 1,000 test images"
     rows: list[list[str]]  # under LIVE_HEADERS, one a (model, metric)
     values: list[dict]  # one a measured model, as reading() takes them
     current: str | None  # the model being measured next, None when all are done
@@ -375,26 +371,28 @@ def live_rows(name: str, live: dict, stored: dict) -> list[list[str]]:
 class HeldOutFeatures:
     """A classifier that remembers the features of the held-out images, for sample_metrics.
 
-    sample_metrics works out the features of the whole test split on every call
+    sample_metrics works out the features of the held-out images on every call
     (the slow part on a CPU: 10,000 Fashion-MNIST images); measuring several
     models in a row needs them once.  Batches that are views of the cached
-    test tensor are remembered; anything else (the samples) is passed through.
+    held-out tensor are remembered; anything else (the samples) is passed through.
     """
 
-    _cache: dict[tuple, torch.Tensor] = {}  # (classifier id, dataset, offset, shape) -> features, for the process
+    # (classifier id, storage address, offset, shape) -> (features, classifier, held-out tensor), for the process;
+    # the entry keeps the two alive, so that no other tensor or classifier can take their addresses
+    _cache: dict[tuple, tuple] = {}
 
-    def __init__(self, classifier: torch.nn.Module, dataset: str):
-        self.classifier, self.dataset = classifier, dataset
-        self.real = load_images(dataset, "test")[0]
+    def __init__(self, classifier: torch.nn.Module, real: torch.Tensor):
+        self.classifier, self.real = classifier, real
         self.head, self.device = classifier.head, classifier.device
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        if x.untyped_storage().data_ptr() != self.real.untyped_storage().data_ptr():
+        storage = x.untyped_storage().data_ptr()
+        if storage != self.real.untyped_storage().data_ptr():
             return self.classifier.features(x)
-        key = (id(self.classifier), self.dataset, x.storage_offset(), tuple(x.shape))
+        key = (id(self.classifier), storage, x.storage_offset(), tuple(x.shape))
         if key not in self._cache:
-            self._cache[key] = self.classifier.features(x)
-        return self._cache[key]
+            self._cache[key] = (self.classifier.features(x), self.classifier, self.real)
+        return self._cache[key][0]
 
 
 @torch.inference_mode()
@@ -411,7 +409,8 @@ def live_metrics(name: str, dataset: str, samples: int, seed: int) -> dict:
     else:
         labels = None  # a VAE cannot be asked for a class
         images = torch.cat([model.decode(z[i : i + BATCH].to(model.device)).cpu() for i in range(0, samples, BATCH)])
-    return sample_metrics(images, labels, dataset, HeldOutFeatures(classifier, dataset))
+    real = held_out(dataset).images
+    return sample_metrics(images, labels, dataset, HeldOutFeatures(classifier, real), real)
 
 
 def measure(dataset: str = "mnist", samples=DEFAULT_SAMPLES, seed=0):
@@ -425,17 +424,13 @@ def measure(dataset: str = "mnist", samples=DEFAULT_SAMPLES, seed=0):
     seed = integer(seed, "seed", 0, MAX_SEED, 0)
     if not registry().of_dataset(dataset, "classifier"):
         raise InputError(f"No {dataset} classifier is loaded: the metrics are measured in its feature space.")
-    try:
-        load_images(dataset, "test")
-    except FileNotFoundError:
-        raise InputError(f"The {dataset} test images are not prepared (python -m aigc.data prepare): the metrics "
-                         "compare samples with them.") from None
     names = generator_names(dataset)
+    real = held_out(dataset).description
     rows, values = [], []
-    yield Measurement(0, len(names), samples, list(rows), list(values), names[0] if names else None)
+    yield Measurement(0, len(names), samples, real, list(rows), list(values), names[0] if names else None)
     for done, name in enumerate(names, 1):
         live = live_metrics(name, dataset, samples, seed)
         rows += live_rows(name, live, stored_metrics(name))
         values.append(metric_values(name, live))
-        yield Measurement(done, len(names), samples, list(rows), list(values),
+        yield Measurement(done, len(names), samples, real, list(rows), list(values),
                           names[done] if done < len(names) else None)

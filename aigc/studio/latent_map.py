@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image, ImageDraw
 
-from aigc.data import load_images
+from aigc.data import held_out
 from aigc.images import to_pil
 from aigc.studio import InputError, number
 from aigc.studio.models import dataset_of, registry
@@ -170,12 +170,9 @@ def encode_test_set(model: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     dataset = dataset_of(vae)
     if dataset is None:
         raise InputError(f"{model}'s classes match no known dataset, so it has no test set to map")
-    try:
-        images, labels = load_images(dataset, "test")
-    except (FileNotFoundError, ValueError) as e:
-        raise InputError(f"No test set to map: {e}") from None
-    mu = torch.cat([vae.encode(batch)[0].float().cpu() for batch in images.split(ENCODE_BATCH)])
-    return mu, labels, list(vae.config.class_names)
+    images = held_out(dataset)
+    mu = torch.cat([vae.encode(batch.to(vae.device))[0].float().cpu() for batch in images.images.split(ENCODE_BATCH)])
+    return mu, images.labels, list(vae.config.class_names)
 
 
 def principal_plane(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[float, float]]:
@@ -238,7 +235,7 @@ def draw_map(model: str, coords: torch.Tensor, labels: torch.Tensor, class_names
                                  edgecolor="0.4", label="the manifold"))
         axes.set_xlabel("z₁")
         axes.set_ylabel("z₂")
-        axes.set_title(f"{model}: test codes (means of q(z|x))", fontsize=10)
+        axes.set_title(f"{model}: {coords.shape[0]:,} test codes (means of q(z|x))", fontsize=10)
     else:
         axes.set_xlabel(f"principal component 1 ({explained[0]:.0%} of the variance)")
         axes.set_ylabel(f"principal component 2 ({explained[1]:.0%})")

@@ -5,18 +5,24 @@ dataset and compared with the index of that dataset's training images
 (:mod:`aigc.nearest`).  Its distance to the nearest one is judged against how
 far real held-out test images are from theirs: much closer than they ever are
 means a likely copy; about as far means as new as an unseen real picture.
+
+Where the training images are not on the server (a Space has none), their
+numbers, classes and distances are still given, and the pictures shown are the
+nearest of the held-out test pictures it keeps, marked as such.
 """
 
 import functools
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 
-from aigc.data import CLASS_NAMES, load_pixels
+from aigc.data import CLASS_NAMES, HeldOut, held_out, load_pixels
+from aigc.hub import ModelLoadError
 from aigc.images import to_pil
-from aigc.nearest import Index, build_command, index_of, training_set_sha256
+from aigc.nearest import Index, build_command, index_of, search, training_set_sha256
 from aigc.studio import InputError, integer
 from aigc.studio.models import GAN_TYPES, dataset_of, registry
 from aigc.studio.uploads import read_image, to_model_input
@@ -26,6 +32,7 @@ MIN_K, MAX_K, DEFAULT_K = 1, 20, 5
 IMAGE_KINDS = (*GAN_TYPES, "vae", "classifier")
 SCALE = 4  # 28 px -> 112 px neighbours; a whole-pixel enlargement, so they can be looked up in turn
 COPY_DISTANCE = 0.01  # times the median test distance: closer than this is the same picture
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class Neighbours:
     distances: list[float]
     classes: list[str]
     pictures: list[Image.Image]  # empty where the training images are not available here
+    held_out: list[tuple[Image.Image, str]]  # where they are not: the nearest held-out pictures kept here, captioned
     typical: float  # median distance of a held-out test image to its nearest training image
     typical_close: float  # the 5th percentile of that distance
     verdict: str
@@ -46,6 +54,11 @@ class Neighbours:
     def captions(self) -> list[str]:
         """Each "distance · #number class": the distance first, as a narrow gallery cuts captions short."""
         return [f"{d:.2f} · #{i} {name}" for i, name, d in zip(self.indices, self.classes, self.distances)]
+
+    @property
+    def gallery(self) -> list[tuple[Image.Image, str]]:
+        """The pictures to show, captioned: the training images, else the nearest held-out pictures."""
+        return list(zip(self.pictures, self.captions)) if self.pictures else self.held_out
 
     @property
     def summary(self) -> str:
@@ -107,14 +120,33 @@ def features(dataset: str, x: torch.Tensor) -> torch.Tensor:
 @functools.lru_cache(maxsize=None)
 def training_images(dataset: str, expected_sha256: str) -> np.ndarray | str:
     """The training images an index was built from (uint8 [N, 28, 28]), or why they cannot be shown here."""
+    label = dataset_label(dataset)
     try:
         if training_set_sha256(dataset) != expected_sha256:
-            return (f"The {dataset} training images on this server are not the ones the index was built from, so "
-                    f"they are not shown; `{build_command(dataset)}` rebuilds the index from them.")
+            log.warning("the %s training images here differ from those the index was built from; `%s` rebuilds it",
+                        dataset, build_command(dataset))
+            return (f"The {label} training pictures on this server are not the ones the index was made from, so "
+                    "they are not shown; their numbers, classes and distances are.")
         return load_pixels(dataset, "train")[0]
-    except FileNotFoundError:
-        return (f"The {dataset} training images are not available on this server (`python -m aigc.data prepare` "
-                "fetches them): their numbers, classes and distances are shown without the pictures.")
+    except (OSError, ValueError) as e:
+        log.info("no %s training images to show beside their nearest: %s", dataset, e)
+        return (f"The {label} training pictures are not kept on this server, so they are not shown; their numbers, "
+                "classes and distances are.")
+
+
+@functools.lru_cache(maxsize=None)
+def held_out_features(images: HeldOut) -> torch.Tensor:
+    """The classifier's features of the held-out pictures kept here, worked out once: [N, D]."""
+    return torch.cat([features(images.dataset, batch) for batch in images.images.split(500)])
+
+
+def nearest_held_out(dataset: str, query: torch.Tensor, k: int) -> list[tuple[Image.Image, str]]:
+    """The k held-out pictures nearest to the query's features, enlarged and captioned "distance · test #n class"."""
+    images = held_out(dataset)
+    distances, positions = (row.tolist() for row in (t[0] for t in search(held_out_features(images), query, k)))
+    return [(to_pil(images.images[p], SCALE),
+             f"{d:.2f} · test #{int(images.indices[p])} {CLASS_NAMES[dataset][int(images.labels[p])]}")
+            for p, d in zip(positions, distances)]
 
 
 def verdict(index: Index, distance: float, nearest: int) -> str:
@@ -144,10 +176,19 @@ def nearest(model: str, image, k=DEFAULT_K) -> Neighbours:
     model's dataset (model: a GAN, VAE or classifier name), with their distances and a verdict."""
     k = integer(k, "k", MIN_K, MAX_K, DEFAULT_K)
     dataset = dataset_for(model)
-    index = index_of(dataset)
+    try:
+        index = index_of(dataset)
+    except ModelLoadError as e:
+        log.error("no index of the %s training images: %s", dataset, e)
+        raise InputError(f"The {dataset_label(dataset)} training pictures cannot be searched on this server: "
+                         "their index is missing") from None
     query = features(dataset, model_input(image, dataset, classifier_of(dataset).config.image_size)[None])
     distances, indices = (row.tolist() for row in (t[0] for t in index.search(query, k)))
     images = training_images(dataset, index.training_set_sha256)
+    stand_ins = nearest_held_out(dataset, query, k) if isinstance(images, str) else []
+    if stand_ins:
+        images += (f" The pictures shown are the nearest of the {held_out(dataset).description} (not training "
+                   "pictures), for comparison.")
     return Neighbours(
         dataset=dataset,
         indices=indices,
@@ -155,6 +196,7 @@ def nearest(model: str, image, k=DEFAULT_K) -> Neighbours:
         classes=[CLASS_NAMES[dataset][index.labels[i]] for i in indices],
         pictures=[] if isinstance(images, str) else [to_pil(torch.tensor(images[i])[None] / 255, SCALE)
                                                      for i in indices],
+        held_out=stand_ins,
         typical=index.typical_distance(),
         typical_close=index.typical_distance(5),
         verdict=verdict(index, distances[0], indices[0]),

@@ -5,20 +5,26 @@ great circle with slerp), and all the frames are decoded in one batch, so the
 first and last frames are the VAE's reconstructions of A and B.  Samples from the
 prior, z ~ N(0, T²I), show what the decoder makes of codes that no picture gave.
 The maps of the latent space are in :mod:`aigc.studio.latent_map`.
+
+A picture is an upload or a drawing (a file, a PIL image or an array), re-framed
+the way the dataset's pictures are framed; or a :class:`DatasetPicture`, a test
+picture picked by name, which the model gets as its dataset tensor, bit for bit.
 """
 
 import functools
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from PIL import Image
 
-from aigc.data import load_images
+from aigc.data import DATASETS, held_out
 from aigc.images import make_grid, save_gif, to_pil
 from aigc.latent import INTERPOLATIONS
 from aigc.studio import MAX_SEED, InputError, integer, number, output_file, shown
 from aigc.studio.models import dataset_of, registry
-from aigc.studio.uploads import to_model_input
+from aigc.studio.uploads import read_image, to_model_input
 
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 2, 64, 10
 SCALE = 8  # 28 px -> 224 px frames
@@ -34,16 +40,46 @@ def vae_models() -> list[str]:
     return registry().names("vae")
 
 
+@dataclass(frozen=True)
+class DatasetPicture:
+    """A test picture by name, "mnist:3": the third image of the MNIST test split."""
+
+    dataset: str
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.dataset}:{self.index}"
+
+    def tensor(self) -> torch.Tensor:
+        """The image as the dataset holds it: float [1, 28, 28] in [0, 1]."""
+        images = held_out(self.dataset)
+        position = images.position(self.index)
+        if position is None:
+            raise InputError(f"Test picture {self} is not among the {images.description} of this server; "
+                             "pick one from the gallery")
+        return images.images[position]
+
+
+def dataset_picture(source) -> DatasetPicture:
+    """"dataset:index" -> that test picture; InputError if it names none."""
+    dataset, _, index = str(source).partition(":")
+    if dataset not in DATASETS:
+        raise InputError(f"{shown(source)} names no test picture; they look like mnist:3 or fashion:120")
+    picture = DatasetPicture(dataset, integer(index, "test picture", 0, 10**9, 0))
+    picture.tensor()
+    return picture
+
+
 @functools.lru_cache(maxsize=None)
 def example_indices(dataset: str | None) -> tuple[int, ...]:
-    """Test-set indices of the first image of every class, for people with no picture at hand; () without the data."""
+    """Test-split numbers of the first image of every class, for people with no picture at hand.
+
+    The same whether the whole test split is here or only the shipped examples (the first ones of each class).
+    """
     if dataset is None:
         return ()
-    try:
-        _, labels = load_images(dataset, "test")
-    except (FileNotFoundError, ValueError):
-        return ()
-    return tuple(int((labels == c).nonzero()[0]) for c in labels.unique(sorted=True).tolist())
+    images = held_out(dataset)
+    return tuple(int(images.indices[(images.labels == c).nonzero()[0]]) for c in images.labels.unique().tolist())
 
 
 def example_sources(model: str) -> list[str]:
@@ -61,24 +97,32 @@ def example_source(model: str, position) -> str:
     """The name of the example at ``position`` in the gallery."""
     sources = example_sources(model)
     if not sources:
-        raise InputError("No example images: the test data is not prepared (python -m aigc.data prepare)")
+        raise InputError(f"{model} was trained on pictures of no known dataset, so it has no example pictures")
     return sources[integer(position, "example", 0, len(sources) - 1, 0)]
 
 
 def held_out_picture(source) -> Image.Image:
     """"dataset:index" -> that test image, upscaled like the frames."""
-    dataset, _, index = str(source).partition(":")
+    return to_pil(dataset_picture(source).tensor(), SCALE)
+
+
+def fed_picture(image, source):
+    """What the model is fed for a picture on the page: the test picture ``source`` names while ``image`` (a file)
+    still shows it, else ``image`` itself (an upload or drawing, which replaced a picked picture)."""
+    if not source or image is None:
+        return image
     try:
-        images, _ = load_images(dataset, "test")
-    except ValueError:
-        raise InputError(f"{shown(source)} names no test picture; they look like mnist:3 or fashion:120") from None
-    except FileNotFoundError:
-        raise InputError(f"The {dataset} test pictures are not available here (python -m aigc.data prepare)") from None
-    return to_pil(images[integer(index, "test picture", 0, len(images) - 1, 0)], SCALE)
+        picture = dataset_picture(source)
+        shown_pixels = np.asarray(read_image(image).convert("L"))
+    except InputError:
+        return image
+    return picture if np.array_equal(shown_pixels, np.asarray(held_out_picture(picture))) else image
 
 
 def model_input(vae: torch.nn.Module, image, what: str) -> torch.Tensor:
-    """Any picture -> this VAE's input [1, 28, 28], framed the way its dataset's pictures are."""
+    """Any picture -> this VAE's input [1, 28, 28]: a test picture as it is, others framed as the dataset's are."""
+    if isinstance(image, DatasetPicture):
+        return image.tensor()
     return to_model_input(image, what, vae.config.image_size, MARGIN.get(dataset_of(vae), DEFAULT_MARGIN))
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 
 from aigc.studio import MAX_SEED, gpu, share
 from aigc.studio import compare as studio
-from aigc.ui import NO_PROGRESS, linked_state, random_seed_js, user_errors, wire_share
+from aigc.ui import HEAVY, NO_PROGRESS, linked_state, random_seed_js, user_errors, wire_share
 
 DATASET_LABELS = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
 LIVE_NOTE = (
@@ -60,7 +60,8 @@ def measure(dataset="mnist", samples=studio.DEFAULT_SAMPLES, seed=0, progress=gr
                      unit="models")
             status = f"Measuring **{step.current}** on {step.samples} samples ({step.done}/{step.total} done)…"
         else:
-            status = (f"Measured {step.total} models on **{step.samples}** samples each (seed {seed}).\n\n"
+            status = (f"Measured {step.total} models on **{step.samples}** samples each (seed {seed}), against "
+                      f"{step.real}.\n\n"
                       f"**Reading of the live figures**\n\n{bullets(studio.reading_sentences(step.values))}")
         yield pd.DataFrame(step.rows, columns=studio.LIVE_HEADERS), status
 
@@ -104,16 +105,15 @@ def tab(demo: gr.Blocks) -> None:
 
     # on page load without progress (see NO_PROGRESS); a change of dataset or seed shows it
     comparing = dict(fn=compare, inputs=[dataset, seed], outputs=[grids, table, notes], preprocess=False,
-                     trigger_mode="always_last", concurrency_limit=2, concurrency_id="compare")
+                     trigger_mode="always_last", **HEAVY)  # seconds of sampling and metrics
     reading_curves = dict(fn=reading_and_curves, inputs=[dataset], outputs=[reading, curves], preprocess=False,
-                          trigger_mode="always_last", concurrency_limit=2, concurrency_id="compare")
+                          trigger_mode="always_last", **HEAVY)
     gr.on([dataset.change, seed.change], api_name="compare", **comparing)
     gr.on(dataset.change, api_visibility="private", **reading_curves)
     for shown in (comparing, reading_curves):
         demo.load(api_visibility="private", **shown, **NO_PROGRESS)
     measure_button.click(measure, inputs=[dataset, samples, seed], outputs=[live_table, live_status],
-                         api_name="compare_measure", preprocess=False, concurrency_limit=1,
-                         concurrency_id="measure")
+                         api_name="compare_measure", preprocess=False, **HEAVY)
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     demo.load(open_link, None, [dataset, seed], api_visibility="private", **NO_PROGRESS)
     wire_share(share_button, share_link, [dataset, seed], link)

@@ -12,9 +12,14 @@ from aigc.studio import nearest as studio
 from aigc.ui import NO_PROGRESS, uploaded_path, user_errors
 
 
-def shown(result: studio.Neighbours) -> tuple[list, str]:
-    """-> the gallery (pictures captioned "distance · #number class") and the verdict in Markdown."""
-    return list(zip(result.pictures, result.captions)), result.summary
+GALLERY_LABEL = "Nearest training images (distance · #number class)"
+HELD_OUT_LABEL = "Nearest held-out pictures kept here, not training images (distance · test #number class)"
+
+
+def shown(result: studio.Neighbours) -> tuple[gr.Gallery, str]:
+    """-> the gallery (pictures captioned "distance · #number class", labelled with what they are) and the verdict
+    in Markdown."""
+    return gr.Gallery(result.gallery, label=GALLERY_LABEL if result.pictures else HELD_OUT_LABEL), result.summary
 
 
 @gpu(duration=10)
@@ -59,7 +64,7 @@ def nearest_panel(picture: gr.Image | gr.Gallery, model: gr.Dropdown, api_name: 
             k = gr.Slider(studio.MIN_K, studio.MAX_K, value=studio.DEFAULT_K, step=1, label="How many", scale=3)
             find = gr.Button("Find nearest training images", scale=1, min_width=160)
         summary = gr.Markdown()
-        gallery = gr.Gallery(label="Nearest training images (distance · #number class)", columns=columns, format="png",
+        gallery = gr.Gallery(label=GALLERY_LABEL, columns=columns, format="png",
                              elem_classes=["pixelated", "fit-content"])
     if frames:
         selected = gr.State(None)

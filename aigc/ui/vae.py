@@ -13,7 +13,7 @@ from aigc.studio import MAX_SEED, InputError, gpu, share
 from aigc.studio import latent_map
 from aigc.studio import vae as studio
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked_state, picker, preferred,
+from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked_state, picker, preferred,
                      random_seed_js, uploaded_path, user_errors, wire_share)
 
 EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dress and a bag
@@ -21,23 +21,35 @@ EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dr
 
 @gpu(duration=15)
 @user_errors
-def vae_interpolate(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
-    """Frames from image A to image B through the VAE's latent space, and the same as a looping GIF."""
-    return studio.interpolate(model, uploaded_path(image_a, "Image A"), uploaded_path(image_b, "Image B"), steps, mode)
+def vae_interpolate(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp", source_a=None,
+                    source_b=None):
+    """Frames from image A to image B through the VAE's latent space, and the same as a looping GIF.
+
+    ``source_a``, ``source_b``: the page's names of picked test pictures (states, not API parameters).
+    """
+    return studio.interpolate(model, fed(image_a, source_a, "Image A"), fed(image_b, source_b, "Image B"), steps,
+                              mode)
 
 
-def walk_on_change(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
+def fed(image, source, what: str):
+    """What the model gets for a picture on the page: the test picture a gallery pick named, while it is still
+    shown (bit for bit, not re-framed), else the uploaded or drawn file."""
+    return studio.fed_picture(uploaded_path(image, what), source)
+
+
+def walk_on_change(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp", source_a=None,
+                   source_b=None):
     """The walk again when a picture changes; nothing while one is missing (it is being replaced)."""
     if image_a is None or image_b is None:
         return gr.skip(), gr.skip()
-    return vae_interpolate(model, image_a, image_b, steps, mode)
+    return vae_interpolate(model, image_a, image_b, steps, mode, source_a, source_b)
 
 
-def model_view(model, image=None, what="image"):
+def model_view(model, image=None, source=None, what="image"):
     """The picture as the model sees it; nothing while there is no picture, a warning if it cannot be used."""
     try:
-        path = uploaded_path(image, what)
-        return None if path is None else studio.as_the_model_sees_it(model, path, what)
+        picture = fed(image, source, what)
+        return None if picture is None else studio.as_the_model_sees_it(model, picture, what)
     except USER_ERRORS as e:  # the walk reports it as an error; here a warning is enough
         gr.Warning(for_page(e))
         return None
@@ -45,13 +57,14 @@ def model_view(model, image=None, what="image"):
 
 @gpu(duration=30)
 @user_errors
-def latent_views(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp"):
+def latent_views(model, image_a=None, image_b=None, steps=studio.DEFAULT_STEPS, mode="lerp", source_a=None,
+                 source_b=None):
     """The reconstructions of A and B, and the map of the test codes with the path A → B on it.
 
     Without two usable pictures (the model was changed before any were given) the map has no path.
     """
     try:
-        a, b = uploaded_path(image_a, "Image A"), uploaded_path(image_b, "Image B")
+        a, b = fed(image_a, source_a, "Image A"), fed(image_b, source_b, "Image B")
         recon_a, recon_b = studio.reconstructions(model, a, b)
         path = studio.path_codes(model, a, b, steps, mode)
     except InputError:
@@ -118,13 +131,15 @@ def linked_walk(fields: dict[str, str]) -> list:
     """A share link's fields -> the controls it sets and the walk it shows."""
     state = studio.state_from_link(fields)
     pictures = state["picture_a"], state["picture_b"]
-    walk = studio.interpolate(state["model"], *pictures, state["steps"], state["mode"])
+    walk = studio.interpolate(state["model"], *map(studio.dataset_picture, (state["a"], state["b"])), state["steps"],
+                              state["mode"])
     return [picker(studio.vae_models(), state["model"]), *pictures, state["a"], state["b"], state["steps"],
             state["mode"], *walk]
 
 
 def open_page(model_name, starts, request: gr.Request):
-    """On load: the walk a share link names, or the two starting pictures' walk.
+    """On load: the walk a share link names, or the walk between the two starting test pictures (``starts``, their
+    names; None where there are none).
 
     One handler for both, so that the default walk cannot arrive after the linked one.
     """
@@ -135,7 +150,7 @@ def open_page(model_name, starts, request: gr.Request):
     if not all(starts):
         return unchanged + [gr.skip()] * 2
     try:
-        return unchanged + list(studio.interpolate(model_name, *starts))
+        return unchanged + list(studio.interpolate(model_name, *map(studio.dataset_picture, starts)))
     except USER_ERRORS as e:
         raise gr.Error(for_page(e)) from None
 
@@ -214,7 +229,7 @@ def tab(demo: gr.Blocks) -> None:
                 gr.on([image.upload, image.clear], not_from_the_test_set, None, source, api_visibility="private",
                       **NO_PROGRESS)
                 gr.on([image.change, model.change, demo.load], functools.partial(model_view, what=f"Image {side}"),
-                      [model, image], seen, preprocess=False, api_visibility="private", **NO_PROGRESS,
+                      [model, image, source], seen, preprocess=False, api_visibility="private", **NO_PROGRESS,
                       trigger_mode="always_last")
                 images.append(image)
                 sources.append(source)
@@ -256,19 +271,19 @@ def tab(demo: gr.Blocks) -> None:
     settings_changed = [run.click, steps.release, mode.change, model.change]
     images_changed = [image.change for image in images]
     # progress shows on the GIF only: a gallery is costly to keep in Gradio's status list (see NO_PROGRESS)
-    walk = dict(inputs=[model, *images, steps, mode], outputs=[frames, animation], show_progress_on=animation,
-                preprocess=False, trigger_mode="always_last", concurrency_limit=2, concurrency_id="vae")
+    walk = dict(inputs=[model, *images, steps, mode, *sources], outputs=[frames, animation], show_progress_on=animation,
+                preprocess=False, trigger_mode="always_last", **HEAVY)  # a GIF
     gr.on(settings_changed, vae_interpolate, api_name="vae_interpolate", **walk)
     @gpu(duration=15)
     def on_load(request: gr.Request):
-        return open_page(model_name, starts, request)
+        return open_page(model_name, start_sources, request)
 
     demo.load(on_load, None,
               [model, *images, *sources, steps, mode, frames, animation], api_visibility="private", **NO_PROGRESS,
               concurrency_limit=2, concurrency_id="vae")
     wire_share(share_button, share_link, [model, *sources, steps, mode], link)
     gr.on(images_changed, walk_on_change, api_visibility="private", **walk)
-    views = dict(inputs=[model, *images, steps, mode], outputs=[*reconstructions, scatter], preprocess=False,
+    views = dict(inputs=[model, *images, steps, mode, *sources], outputs=[*reconstructions, scatter], preprocess=False,
                  api_visibility="private", **NO_PROGRESS, concurrency_limit=2, concurrency_id="vae")
     # alongside the walk rather than after it: the map shows (without a path) even when a picture is missing
     gr.on(settings_changed + images_changed + [demo.load], latent_views, trigger_mode="always_last",
