@@ -1,0 +1,129 @@
+"""The Space a visitor opens, simulated: a clone of the repo with no data and no network, every tab in Chromium.
+
+The clone holds what git would commit; the app runs there with ``HF_HUB_OFFLINE=1``,
+an empty ``AIGC_DATA`` and ``HOME``, and Debian's Fashion-MNIST hidden
+(``AIGC_DEBIAN_FASHION`` empty), as on a Space.  Twice: with ``weights/``
+bundled, and with ``weights/`` gone and the models in a Hub cache under
+``AIGC_HUB_NAMESPACE`` (published to tests/fake_hub.py and downloaded, pinned
+as ``--record`` pins them).  Every tab must work from the examples shipped in
+the package, with no error toast and no developer message.  Screenshots go to
+test-artifacts/space-*.png.
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from fake_hub import FakeHub
+from huggingface_hub import HfApi, constants, snapshot_download
+from test_publish import NAMESPACE, checkout, serving
+
+from aigc.bench import CHROMIUM_ARGS
+from aigc.publish import publish_models
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# what a visitor must never read: commands, data set-up, server paths, tracebacks, missing models
+DEVELOPER_TEXT = re.compile(r"python -m|aigc\.data|\bprepare\b|/usr/share|/root\b|/home/|/tmp/|Traceback|"
+                            r"Unavailable models|not prepared", re.IGNORECASE)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is not installed"),
+]
+
+
+def hub_cache(clone: Path, cache: Path, monkeypatch) -> None:
+    """The bundled models published to a fake Hub (pins recorded in the clone), then downloaded into ``cache``."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # this process only; the app stays offline
+    with FakeHub() as hub:
+        revisions = publish_models(ns=NAMESPACE, api=HfApi(endpoint=hub.url, token="hf_fake"),
+                                   record=clone / "aigc" / "hub_revisions.json")
+        for name, revision in revisions.items():
+            snapshot_download(f"{NAMESPACE}/{name}", revision=revision, cache_dir=cache, endpoint=hub.url)
+
+
+@pytest.fixture(params=["bundled", "hub-cache"])
+def space(request, tmp_path, monkeypatch):
+    """The app served from a Space-shaped clone -> (its URL, which case)."""
+    clone = checkout(tmp_path / "space")
+    (clone / "aigc" / "hub_revisions.json").unlink(missing_ok=True)
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("AIGC_WEIGHTS_DIR", "HF_HUB_CACHE", "HF_TOKEN")}
+    env |= {"HOME": str(home), "AIGC_DATA": str(home / "data"), "AIGC_DEBIAN_FASHION": "", "HF_HUB_OFFLINE": "1",
+            "HF_HOME": str(home / "hf"), "AIGC_HUB_NAMESPACE": NAMESPACE, "GRADIO_ANALYTICS_ENABLED": "False",
+            "AIGC_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
+    if request.param == "hub-cache":
+        shutil.rmtree(clone / "weights")
+        hub_cache(clone, home / "hf" / "hub", monkeypatch)
+    with serving(clone, env) as (url, _):
+        yield url, request.param
+
+
+def assert_nothing_for_developers(page, tab: str) -> None:
+    toasts = page.locator(".toast-body.error, .toast-body.warning")
+    assert toasts.count() == 0, f"{tab}: {toasts.first.inner_text()}"
+    found = DEVELOPER_TEXT.search(page.locator("body").inner_text())
+    assert found is None, f"{tab} shows {found.group(0)!r}"
+
+
+def test_every_tab_works_with_no_data_and_no_network(space):
+    url, case = space
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(url)
+
+        # GAN: the picture, the direction strips, and the nearest pictures of the shipped examples
+        page.locator("#gan-picture img").wait_for()
+        page.locator("#gan-strip8 img").wait_for()
+        page.get_by_text("Nearest training images: new, or a copy?").first.click()
+        page.locator("button:visible", has_text="Find nearest training images").first.click()
+        page.locator(".block:has(> label:has-text('Nearest')) img:visible").first.wait_for()
+        assert_nothing_for_developers(page, "GAN")
+        page.screenshot(path=ARTIFACTS / f"space-{case}-gan.png", full_page=True)
+
+        # VAE: example pictures to pick, the default walk's frames, and the latent map
+        page.get_by_role("tab", name="VAE").click()
+        page.locator("#vae-frames img").first.wait_for()
+        page.locator("#vae-map img").wait_for()
+        examples = page.locator(".block:has(> label:has-text('Or click a test image')) img")
+        examples.first.wait_for()
+        assert examples.count() >= 10
+        page.wait_for_function("() => document.querySelectorAll('#vae-frames img').length >= 2")
+        assert_nothing_for_developers(page, "VAE")
+        page.screenshot(path=ARTIFACTS / f"space-{case}-vae.png", full_page=True)
+
+        # Transformer: a continuation is written
+        page.get_by_role("tab", name="Transformer").click()
+        page.get_by_label("Prompt").fill("ROMEO:\n")
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_function("() => document.querySelector('#text-output textarea').value.length >= 40")
+        assert_nothing_for_developers(page, "Transformer")
+        page.screenshot(path=ARTIFACTS / f"space-{case}-transformer.png", full_page=True)
+
+        # Compare: samples, the stored metrics with the real images' row, and a live measurement on the examples
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#compare-grids img").first.wait_for()
+        fid = page.wait_for_function("""() => {
+            const table = document.querySelector('#compare-table');
+            const column = [...table.querySelectorAll('th')].findIndex(th => th.innerText.trim().startsWith('FID'));
+            const cells = [...table.querySelectorAll('.virtual-row')].map(row =>
+                row.querySelectorAll('.body-cell')[column]?.innerText.trim());
+            const numbers = cells.filter(cell => /^[0-9]+([.][0-9]+)?$/.test(cell || ''));
+            return column >= 0 && numbers.length >= 3 ? numbers : null;
+        }""", polling=200).json_value()
+        assert all(float(value) > 0 for value in fid)
+        assert "real: held-out test images" in page.locator("#compare-grids").inner_text()
+        page.get_by_text("Measure now: the same metrics, live").click()
+        page.get_by_role("button", name="Measure now", exact=True).click()
+        page.wait_for_function("() => document.querySelectorAll('#compare-live .virtual-row').length >= 2",
+                               timeout=120_000)
+        assert_nothing_for_developers(page, "Compare")
+        page.screenshot(path=ARTIFACTS / f"space-{case}-compare.png", full_page=True)
+        browser.close()
