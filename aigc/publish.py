@@ -1,7 +1,7 @@
 """Publish the bundled models and the app to the Hugging Face Hub, over HTTP (``HfApi``): no git, no git-lfs.
 
     python -m aigc.publish models [--namespace NS] [--only NAME ...] [--record]   # weights/NAME -> NS/NAME
-    python -m aigc.publish space OWNER/NAME                                       # the app -> a Gradio Space
+    python -m aigc.publish space OWNER/NAME [--namespace NS]                      # the app -> a Gradio Space
     python -m aigc.publish all --namespace NS --space OWNER/NAME [--record]       # both: the models first
     python -m aigc.publish push FOLDER OWNER/NAME [--private]                     # any model folder -> any repo
 
@@ -12,9 +12,10 @@ notes) and a model card built with ``ModelCard``: the prose of
 results from ``metrics.json``).  A model is loaded before it is published, so
 one that would not load never is.  The Space gets the code, the examples
 shipped in the package and the README, never ``weights/``: it pulls the models
-from their repos.  ``--record`` writes each model's published commit to
-``aigc/hub_revisions.json``, which pins the revision the loader pulls; push the
-Space after it (``all`` does) so that the Space carries the pins.
+from their repos (its variable ``AIGC_HUB_NAMESPACE`` is set to NS).
+``--record`` writes each model's published commit to ``aigc/hub_revisions.json``,
+which pins the revision the loader pulls; push the Space after it (``all``
+does) so that the Space carries the pins.
 """
 
 import argparse
@@ -133,16 +134,22 @@ def space_files(root: Path = ROOT) -> list[str]:
     return sorted(filter_repo_objects(paths, allow_patterns=SPACE_FILES, ignore_patterns=SPACE_IGNORED))
 
 
-def publish_space(repo_id: str, root: Path = ROOT, api: HfApi | None = None):
-    """Upload the app to a Gradio Space (files no longer in the app are deleted there); -> the ``CommitInfo``."""
+def publish_space(repo_id: str, ns: str | None = None, root: Path = ROOT, api: HfApi | None = None):
+    """Upload the app to a Gradio Space (files no longer in the app are deleted there); -> the ``CommitInfo``.
+
+    ``ns`` becomes the Space's AIGC_HUB_NAMESPACE variable: where it pulls the models from.
+    """
     api = api or HfApi()
     api.create_repo(repo_id, repo_type="space", space_sdk="gradio", exist_ok=True)
+    if ns:
+        api.add_space_variable(repo_id, "AIGC_HUB_NAMESPACE", ns, description="where the models are pulled from")
     commit = api.upload_folder(repo_id=repo_id, repo_type="space", folder_path=root, allow_patterns=SPACE_FILES,
                                ignore_patterns=SPACE_IGNORED, delete_patterns=SPACE_FILES,
                                commit_message="Upload AIGC Studio")
     files = space_files(root)
     size = sum((root / path).stat().st_size for path in files)
-    print(f"the app -> space {repo_id} @ {commit.oid} ({len(files)} files, {size / 1e6:.1f} MB)")
+    print(f"the app -> space {repo_id} @ {commit.oid} ({len(files)} files, {size / 1e6:.1f} MB)"
+          + (f", pulling the models from {ns}/" if ns else ""))
     return commit
 
 
@@ -158,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--record", action="store_true",
                              help=f"write the commits to {REVISIONS_FILE.relative_to(ROOT)} (the loader's pins)")
     space.add_argument("repo_id", help="owner/name of the Space; created if it does not exist")
+    space.add_argument("--namespace", default=None, help="set the Space's AIGC_HUB_NAMESPACE to this")
     both.add_argument("--space", required=True, metavar="REPO_ID", help="owner/name of the Space")
     push_args = sub.add_parser("push", help="upload one model folder to a Hub repo (created if need be)")
     push_args.add_argument("folder")
@@ -169,8 +177,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.command in ("models", "all"):
         publish_models(args.only, args.namespace, record=REVISIONS_FILE if args.record else None)
-    if args.command in ("space", "all"):
-        publish_space(args.repo_id if args.command == "space" else args.space)
+    if args.command == "space":
+        publish_space(args.repo_id, args.namespace)
+    if args.command == "all":
+        publish_space(args.space, args.namespace or namespace())
 
 
 if __name__ == "__main__":

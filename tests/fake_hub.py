@@ -7,6 +7,7 @@ with the Hub's status codes, ``X-Error-Code`` headers and JSON shapes:
 - ``POST /api/{type}s/{repo}/preupload/{rev}``: every file is "regular" (a git
   blob sent in the commit itself), so no LFS or Xet storage is needed;
 - ``POST /api/{type}s/{repo}/commit/{rev}``: the NDJSON commit, base64 contents;
+- ``POST /api/spaces/{repo}/variables`` (a Space's environment variables, kept in ``Repo.variables``);
 - ``GET /api/{type}s/{repo}[/revision/{rev}]`` (repo info with ``siblings``) and
   ``GET /api/{type}s/{repo}/tree/{rev}`` (what ``snapshot_download`` lists);
 - ``HEAD``/``GET /[{type}s/]{repo}/resolve/{rev}/{path}`` with ``X-Repo-Commit``,
@@ -37,6 +38,7 @@ class Repo:
     repo_type: str
     repo_id: str
     sdk: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # a Space's environment variables
     commits: list[tuple[str, dict[str, bytes]]] = field(default_factory=list)  # (commit id, files), oldest first
 
     @property
@@ -113,6 +115,8 @@ class HubHandler(BaseHTTPRequestHandler):
                 return self.preupload(repo_type, repo_id, rest[1], json.loads(body))
             if method == "POST" and len(rest) == 2 and rest[0] == "commit":
                 return self.commit(repo_type, repo_id, rest[1], body)
+            if method == "POST" and rest == ["variables"] and repo_type == "space":
+                return self.add_variable(repo_id, json.loads(body))
             if method == "GET" and (not rest or (len(rest) == 2 and rest[0] == "revision")):
                 return self.repo_info(repo_type, repo_id, rest[1] if rest else "main")
             if method == "GET" and len(rest) >= 2 and rest[0] == "tree":
@@ -215,6 +219,14 @@ class HubHandler(BaseHTTPRequestHandler):
         prefix = "" if repo_type == "model" else f"{repo_type}s/"
         self.send_json({"success": True, "commitOid": commit_id,
                         "commitUrl": f"{self.hub.url}/{prefix}{repo_id}/commit/{commit_id}"})
+
+    def add_variable(self, repo_id: str, payload: dict) -> None:
+        if not self.authorized() or not (found := self.find("space", repo_id, "main")):
+            return
+        variables = found[0].variables
+        variables[payload["key"]] = payload["value"]
+        self.send_json({key: {"value": value, "updatedAt": "2026-01-01T00:00:00.000Z"}
+                        for key, value in variables.items()})
 
     def repo_info(self, repo_type: str, repo_id: str, revision: str) -> None:
         if not (found := self.find(repo_type, repo_id, revision)):

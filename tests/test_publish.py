@@ -73,7 +73,8 @@ def serving(folder: Path, env: dict[str, str], timeout: float = 240):
     log = folder / "app.log"
     with open(log, "wb") as out:
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
     try:
         while True:
             assert process.poll() is None, f"app.py exited:\n{log.read_text()[-4000:]}"
@@ -177,6 +178,7 @@ def test_the_space_gets_the_app_and_its_examples_but_not_the_weights_or_tests(pu
     assert not [path for path in sent if path.startswith(("weights/", "tests/")) or "__pycache__" in path]
     assert hub.files(SPACE, "space")[".gitattributes"] == (ROOT / ".gitattributes").read_bytes()
     assert f"{len(sent)} files" in printed
+    assert hub.repos["space", SPACE].variables == {"AIGC_HUB_NAMESPACE": NAMESPACE}  # where it pulls the models from
 
 
 def test_a_model_that_would_not_load_is_never_published(tmp_path):
@@ -198,7 +200,8 @@ def test_the_space_pulls_every_model_from_the_hub_and_draws_what_the_bundled_wei
     home = tmp / "space-home"
     with serving(space, hub_env(hub, home)) as (url, _):
         client = Client(url, verbose=False)
-        shown = client.predict(model="gan-fashion", label="3", seed=11, truncation=0.6, d2=1.0, api_name="/gan_generate")
+        shown = client.predict(model="gan-fashion", label="3", seed=11, truncation=0.6, d2=1.0,
+                               api_name="/gan_generate")
         page = httpx.get(url + "config", timeout=30).text
     expected = gan.generate("gan-fashion", "3", 11, 0.6, [0, 1.0, 0, 0, 0, 0, 0, 0])  # this process: weights/
     assert np.array_equal(np.asarray(Image.open(shown).convert("L")), np.asarray(expected))
