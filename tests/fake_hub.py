@@ -7,6 +7,7 @@ with the Hub's status codes, ``X-Error-Code`` headers and JSON shapes:
 - ``POST /api/{type}s/{repo}/preupload/{rev}``: every file is "regular" (a git
   blob sent in the commit itself), so no LFS or Xet storage is needed;
 - ``POST /api/{type}s/{repo}/commit/{rev}``: the NDJSON commit, base64 contents;
+- ``POST /api/{type}s/{repo}/paths-info/{rev}`` (the sizes ``HfApi.get_paths_info`` asks for);
 - ``POST /api/spaces/{repo}/variables`` (a Space's environment variables, kept in ``Repo.variables``);
 - ``GET /api/{type}s/{repo}[/revision/{rev}]`` (repo info with ``siblings``) and
   ``GET /api/{type}s/{repo}/tree/{rev}`` (what ``snapshot_download`` lists);
@@ -23,7 +24,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 REPO_TYPES = ("model", "dataset", "space")
 
@@ -115,6 +116,8 @@ class HubHandler(BaseHTTPRequestHandler):
                 return self.preupload(repo_type, repo_id, rest[1], json.loads(body))
             if method == "POST" and len(rest) == 2 and rest[0] == "commit":
                 return self.commit(repo_type, repo_id, rest[1], body)
+            if method == "POST" and len(rest) == 2 and rest[0] == "paths-info":
+                return self.paths_info(repo_type, repo_id, rest[1], parse_qs(body.decode()).get("paths", []))
             if method == "POST" and rest == ["variables"] and repo_type == "space":
                 return self.add_variable(repo_id, json.loads(body))
             if method == "GET" and (not rest or (len(rest) == 2 and rest[0] == "revision")):
@@ -237,6 +240,14 @@ class HubHandler(BaseHTTPRequestHandler):
         if repo_type == "space":
             info["sdk"] = repo.sdk
         self.send_json(info)
+
+    def paths_info(self, repo_type: str, repo_id: str, revision: str, paths: list[str]) -> None:
+        """Each asked-for path that exists, with its size; the others are left out, as the Hub does."""
+        if not (found := self.find(repo_type, repo_id, revision)):
+            return
+        files = found[2]
+        self.send_json([{"type": "file", "path": path, "oid": git_blob_id(files[path]), "size": len(files[path])}
+                        for path in paths if path in files])
 
     def tree(self, repo_type: str, repo_id: str, revision: str) -> None:
         if not (found := self.find(repo_type, repo_id, revision)):

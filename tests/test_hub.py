@@ -15,6 +15,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, unquote
 
 import pytest
 import torch
@@ -74,15 +75,20 @@ def test_local_folder_and_its_failures(tmp_path):
     with pytest.raises(ModelLoadError, match="not readable JSON"):
         load(str(folder))
 
+    (folder / "config.json").write_text(json.dumps(config))
     (folder / "model.safetensors").unlink()
     with pytest.raises(ModelLoadError, match="model.safetensors is missing"):
         load(str(folder))
 
 
 class FakeHub(BaseHTTPRequestHandler):
-    """Answers /<owner>/<name>/resolve/<revision>/<file> the way the Hub does."""
+    """Answers what huggingface_hub asks of the Hub, as the Hub does: the sizes of a repo's files
+    (POST /api/models/<owner>/<name>/paths-info/<revision>), and HEAD and GET of
+    /<owner>/<name>/resolve/<revision>/<file>, with the Hub's error headers.  ``requests`` records every request.
+    """
 
     repos: dict[str, dict[str, bytes]] = {}
+    requests: list[str] = []
 
     def do_HEAD(self):
         self.answer(body=False)
@@ -90,7 +96,31 @@ class FakeHub(BaseHTTPRequestHandler):
     def do_GET(self):
         self.answer(body=True)
 
+    def do_POST(self):
+        self.requests.append(f"POST {self.path}")
+        parts = [unquote(part) for part in self.path.split("?")[0].strip("/").split("/")]
+        form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+        repo, revision = "/".join(parts[2:4]), "/".join(parts[5:])
+        files = self.repos.get(repo)
+        if parts[:2] != ["api", "models"] or parts[4:5] != ["paths-info"] or files is None:
+            return self.fail("RepoNotFound", 401)
+        if revision not in ("main", COMMIT):
+            return self.fail("RevisionNotFound")
+        listing = [{"type": "file", "path": path, "size": self.size(repo, path),
+                    "oid": hashlib.sha1(files[path]).hexdigest()} for path in form.get("paths", []) if path in files]
+        data = json.dumps(listing).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def size(self, repo: str, filename: str) -> int:
+        """The size the Hub tells of a file."""
+        return len(self.repos[repo][filename])
+
     def answer(self, body: bool):
+        self.requests.append(f"{self.command} {self.path}")
         parts = self.path.split("?")[0].strip("/").split("/")
         repo, revision, filename = "/".join(parts[:2]), parts[3], "/".join(parts[4:])
         files = self.repos.get(repo)

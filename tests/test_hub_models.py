@@ -16,9 +16,11 @@ import gradio as gr
 import pytest
 from test_hub import FakeHub, save_tiny_gan
 
+import aigc
+from aigc.hub import ModelLoadError
 from aigc.models import VAE, VAEConfig
 from aigc.studio import InputError
-from aigc.studio.models import hub_name, is_hub_name
+from aigc.studio.models import Registry, hub_name, is_hub_name
 from aigc.ui import add_to_picker
 
 SESSION = """
@@ -97,15 +99,21 @@ def test_without_the_hub_the_picker_says_so_and_keeps_what_it_had():
 def test_hub_names_carry_the_revision_and_refuse_what_is_not_an_id(tmp_path, monkeypatch):
     assert hub_name(" someone/gan ", "main") == "someone/gan"
     assert hub_name("someone/gan", "v1.0") == "someone/gan@v1.0"
-    assert is_hub_name("someone/gan@v1.0") and not is_hub_name("gan-mnist")
+    assert hub_name("someone/gan", "refs/pr/1") == "someone/gan@refs/pr/1"
+    assert is_hub_name("someone/gan@v1.0") and not is_hub_name("gan-mnist") and not is_hub_name("../gan")
     for repo, revision, message in [("", None, "not a Hub repo id"), ("a/b/c", None, "not a Hub repo id"),
-                                    ("a/b", "v1; rm", "not a revision")]:
+                                    ("../x", None, "not a Hub repo id"), ("a--b/c", None, "not a Hub repo id"),
+                                    ("a/b", "v1; rm", "not a revision"), ("a/b", "../x", "not a revision"),
+                                    ("a/b", "-x", "not a revision"), ("a/b", "a..b", "not a revision"),
+                                    ("a/b", "x\nY", "not a revision"), ("a/b", "x.lock", "not a revision")]:
         with pytest.raises(InputError, match=message):
             hub_name(repo, revision)
-    # a name that is also a folder on the server is never read as a model for a client
-    (tmp_path / "weights" / "x").mkdir(parents=True)
-    monkeypatch.chdir(tmp_path)
-    from aigc.studio.models import registry
 
-    with pytest.raises(InputError, match="names a folder on the server"):
-        registry().get("weights/x", "dcgan")
+
+def test_a_name_a_client_sends_is_never_looked_up_on_the_servers_disk(tmp_path, monkeypatch):
+    """"weights/x" is a folder beside the app and also a repo id: for a client it is only ever the repo."""
+    save_tiny_gan(tmp_path / "weights" / "x")
+    monkeypatch.chdir(tmp_path)
+    assert aigc.load("weights/x").config.latent_dim == 8  # the Python API still loads folders
+    with pytest.raises(ModelLoadError, match="Hub repo weights/x: config.json is not in the local cache"):
+        Registry([]).get("weights/x", "dcgan")

@@ -7,16 +7,15 @@ differs: its linear layers are ``Conv1D`` modules, which keep the weight as
 [in, out] where ``nn.Linear`` keeps [out, in], and a checkpoint may hold the
 attention masks as buffers.  Its tokenizer is byte-level BPE, read from
 ``tokenizer.json`` by the ``tokenizers`` library: any string can be encoded,
-and one character may take several tokens.
+and one character may take several tokens.  The loader (``aigc.hub``) checks
+the files and builds the model from these conversions.
 """
 
-import json
 from pathlib import Path
 
-from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
-from aigc.models.gpt import GPT, GPTConfig
+from aigc.models.gpt import GPTConfig
 
 MODEL_TYPE = "gpt2"  # config.json's model_type in transformers
 TOKENIZER_FILE = "tokenizer.json"
@@ -75,17 +74,3 @@ def state_dict_from_transformers(tensors: dict) -> dict:
     if "transformer.wte.weight" in ours:
         ours["lm_head.weight"] = ours["transformer.wte.weight"]
     return ours
-
-
-def from_transformers(folder: str | Path) -> GPT:
-    """A folder with a GPT-2 config.json, model.safetensors and tokenizer.json -> our GPT, in eval mode.
-
-    Raises ValueError for a config that cannot be used, RuntimeError for weights
-    that do not match it, OSError for an unreadable tokenizer (and safetensors'
-    own error for a corrupt weights file).
-    """
-    folder = Path(folder)
-    model = GPT(config_from_transformers(json.loads((folder / "config.json").read_text())))
-    model.load_state_dict(state_dict_from_transformers(load_file(folder / "model.safetensors")), strict=True)
-    model.tokenizer = BPETokenizer(folder / TOKENIZER_FILE)
-    return model.eval()
