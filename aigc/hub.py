@@ -394,11 +394,11 @@ def build(src: "Folder | HubRepo", device=None, model_types: tuple[str, ...] | N
         raise WrongFamily(f"{name} is a {kind} model, not one of: {', '.join(model_types)}", kind)
     transformers = config["model_type"] == GPT2
     model = meta_module(name, kind, config)
+    tokenizer = src.file(TOKENIZER_FILE) if TOKENIZER_FILE in model_files(config) else None
+    if tokenizer is not None:  # before the weights: it is the smaller file
+        check_tokenizer(name, tokenizer, model.config.vocab_size)
     weights = src.file("model.safetensors")
     check_header(name, weights, model, transformers)
-    tokenizer = src.file(TOKENIZER_FILE) if TOKENIZER_FILE in model_files(config) else None
-    if tokenizer is not None:
-        check_tokenizer(name, tokenizer, model.config.vocab_size)
     model = materialise(name, weights, model, transformers)
     if tokenizer is not None:
         try:

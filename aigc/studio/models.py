@@ -24,8 +24,8 @@ from concurrent.futures import Future, TimeoutError as FutureTimeout
 import torch
 
 from aigc.data import CLASS_NAMES
-from aigc.hub import BUNDLED, ModelLoadError, WrongFamily, bundled_file, check_revision, forget, is_repo_id
-from aigc.hub import list_models, load, load_from_hub, model_type
+from aigc.hub import BUNDLED, ModelLoadError, WrongFamily, bundled_file, check_allowed, check_revision, forget
+from aigc.hub import is_repo_id, list_models, load, load_from_hub, model_type
 from aigc.studio import InputError, shown
 
 GAN_TYPES = ("dcgan", "mlp-gan")
@@ -122,6 +122,7 @@ class Registry:
             revision = check_revision(revision)
         except ModelLoadError as e:
             raise InputError(str(e)) from None
+        check_allowed(repo_id)  # here, not in the loader's queue: a refusal never waits behind a download
         with self.hub_lock:
             model = self.hub_models.get(name)
             if model is not None:
