@@ -69,6 +69,54 @@ def assert_nothing_for_developers(page, tab: str) -> None:
     assert found is None, f"{tab} shows {found.group(0)!r}"
 
 
+def gan_tab(page) -> None:
+    """The picture, the direction strips, and the nearest pictures (of the shipped examples)."""
+    page.locator("#gan-picture img").wait_for()
+    page.locator("#gan-strip8 img").wait_for()
+    page.get_by_text("Nearest training images: new, or a copy?").first.click()
+    page.locator("button:visible", has_text="Find nearest training images").first.click()
+    page.locator(".block:has(> label:has-text('Nearest')) img:visible").first.wait_for()
+
+
+def vae_tab(page) -> None:
+    """Example pictures to pick, the default walk's frames, and the latent map."""
+    page.get_by_role("tab", name="VAE").click()
+    page.locator("#vae-frames img").first.wait_for()
+    page.locator("#vae-map img").wait_for()
+    examples = page.locator(".block:has(> label:has-text('Or click a test image')) img")
+    examples.first.wait_for()
+    assert examples.count() >= 10
+    page.wait_for_function("() => document.querySelectorAll('#vae-frames img').length >= 2")
+
+
+def transformer_tab(page) -> None:
+    """A continuation is written."""
+    page.get_by_role("tab", name="Transformer").click()
+    page.get_by_label("Prompt").fill("ROMEO:\n")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function("() => document.querySelector('#text-output textarea').value.length >= 40")
+
+
+def compare_tab(page) -> None:
+    """Samples beside the real images, the stored metrics, and a live measurement (on the shipped examples)."""
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-grids img").first.wait_for()
+    fid = page.wait_for_function("""() => {
+        const table = document.querySelector('#compare-table');
+        const column = [...table.querySelectorAll('th')].findIndex(th => th.innerText.trim().startsWith('FID'));
+        const cells = [...table.querySelectorAll('.virtual-row')].map(row =>
+            row.querySelectorAll('.body-cell')[column]?.innerText.trim());
+        const numbers = cells.filter(cell => /^[0-9]+([.][0-9]+)?$/.test(cell || ''));
+        return column >= 0 && numbers.length >= 3 ? numbers : null;
+    }""", polling=200).json_value()
+    assert all(float(value) > 0 for value in fid)
+    assert "real: held-out test images" in page.locator("#compare-grids").inner_text()
+    page.get_by_text("Measure now: the same metrics, live").click()
+    page.get_by_role("button", name="Measure now", exact=True).click()
+    page.wait_for_function("() => document.querySelectorAll('#compare-live .virtual-row').length >= 2",
+                           timeout=120_000)
+
+
 def test_every_tab_works_with_no_data_and_no_network(space):
     url, case = space
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -78,52 +126,14 @@ def test_every_tab_works_with_no_data_and_no_network(space):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(url)
-
-        # GAN: the picture, the direction strips, and the nearest pictures of the shipped examples
-        page.locator("#gan-picture img").wait_for()
-        page.locator("#gan-strip8 img").wait_for()
-        page.get_by_text("Nearest training images: new, or a copy?").first.click()
-        page.locator("button:visible", has_text="Find nearest training images").first.click()
-        page.locator(".block:has(> label:has-text('Nearest')) img:visible").first.wait_for()
-        assert_nothing_for_developers(page, "GAN")
-        page.screenshot(path=ARTIFACTS / f"space-{case}-gan.png", full_page=True)
-
-        # VAE: example pictures to pick, the default walk's frames, and the latent map
-        page.get_by_role("tab", name="VAE").click()
-        page.locator("#vae-frames img").first.wait_for()
-        page.locator("#vae-map img").wait_for()
-        examples = page.locator(".block:has(> label:has-text('Or click a test image')) img")
-        examples.first.wait_for()
-        assert examples.count() >= 10
-        page.wait_for_function("() => document.querySelectorAll('#vae-frames img').length >= 2")
-        assert_nothing_for_developers(page, "VAE")
-        page.screenshot(path=ARTIFACTS / f"space-{case}-vae.png", full_page=True)
-
-        # Transformer: a continuation is written
-        page.get_by_role("tab", name="Transformer").click()
-        page.get_by_label("Prompt").fill("ROMEO:\n")
-        page.get_by_role("button", name="Generate").click()
-        page.wait_for_function("() => document.querySelector('#text-output textarea').value.length >= 40")
-        assert_nothing_for_developers(page, "Transformer")
-        page.screenshot(path=ARTIFACTS / f"space-{case}-transformer.png", full_page=True)
-
-        # Compare: samples, the stored metrics with the real images' row, and a live measurement on the examples
-        page.get_by_role("tab", name="Compare").click()
-        page.locator("#compare-grids img").first.wait_for()
-        fid = page.wait_for_function("""() => {
-            const table = document.querySelector('#compare-table');
-            const column = [...table.querySelectorAll('th')].findIndex(th => th.innerText.trim().startsWith('FID'));
-            const cells = [...table.querySelectorAll('.virtual-row')].map(row =>
-                row.querySelectorAll('.body-cell')[column]?.innerText.trim());
-            const numbers = cells.filter(cell => /^[0-9]+([.][0-9]+)?$/.test(cell || ''));
-            return column >= 0 && numbers.length >= 3 ? numbers : null;
-        }""", polling=200).json_value()
-        assert all(float(value) > 0 for value in fid)
-        assert "real: held-out test images" in page.locator("#compare-grids").inner_text()
-        page.get_by_text("Measure now: the same metrics, live").click()
-        page.get_by_role("button", name="Measure now", exact=True).click()
-        page.wait_for_function("() => document.querySelectorAll('#compare-live .virtual-row').length >= 2",
-                               timeout=120_000)
-        assert_nothing_for_developers(page, "Compare")
-        page.screenshot(path=ARTIFACTS / f"space-{case}-compare.png", full_page=True)
-        browser.close()
+        try:
+            for tab, check in (("gan", gan_tab), ("vae", vae_tab), ("transformer", transformer_tab),
+                               ("compare", compare_tab)):
+                check(page)
+                assert_nothing_for_developers(page, tab)
+                page.screenshot(path=ARTIFACTS / f"space-{case}-{tab}.png", full_page=True)
+        except Exception:
+            page.screenshot(path=ARTIFACTS / f"space-{case}-failed.png", full_page=True)  # what the test last saw
+            raise
+        finally:
+            browser.close()
