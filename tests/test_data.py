@@ -8,8 +8,8 @@ import torch
 
 import aigc.data
 from aigc.data import (CLASS_NAMES, DATASETS, DEBIAN_FASHION, EXAMPLES_PER_CLASS, VALIDATION_PLAYS, data_dir,
-                       debian_fashion, examples_path, find_idx, held_out, load_examples, load_images, load_pixels,
-                       load_text, make_examples, mnist_sample, play_to_text, prepare)
+                       debian_fashion, examples_path, find_idx, held_out, is_prepared, load_examples, load_images,
+                       load_pixels, load_text, make_examples, mnist_sample, play_to_text, prepare)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,6 +77,7 @@ def no_data(tmp_path, monkeypatch):
 
 
 def test_unprepared_data_says_how_to_prepare(no_data):
+    assert not any(is_prepared(dataset, split) for dataset in DATASETS for split in ("train", "test"))
     with pytest.raises(FileNotFoundError, match="python -m aigc.data prepare"):
         load_images("fashion", "test")
     with pytest.raises(FileNotFoundError, match="python -m aigc.data prepare"):
@@ -160,6 +161,7 @@ def test_the_examples_are_small_and_remade_byte_for_byte(tmp_path, monkeypatch):
 
 def test_held_out_images_are_the_test_split_where_it_is_here():
     for dataset in DATASETS:
+        assert is_prepared(dataset, "train") and is_prepared(dataset, "test")
         images, labels = load_images(dataset, "test")
         test = held_out(dataset)
         assert test.complete and test.images is images and torch.equal(test.labels, labels)

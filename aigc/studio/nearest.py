@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from aigc.data import CLASS_NAMES, HeldOut, held_out, load_pixels
+from aigc.data import CLASS_NAMES, DATASETS, HeldOut, held_out, is_prepared, load_pixels
 from aigc.hub import ModelLoadError
 from aigc.images import to_pil
 from aigc.nearest import Index, build_command, index_of, search, training_set_sha256
@@ -132,6 +132,11 @@ def training_images(dataset: str, expected_sha256: str) -> np.ndarray | str:
         log.info("no %s training images to show beside their nearest: %s", dataset, e)
         return (f"The {label} training pictures are not kept on this server, so they are not shown; their numbers, "
                 "classes and distances are.")
+
+
+def training_images_kept() -> bool:
+    """Whether this server keeps the training images of every dataset (checked without reading them)."""
+    return all(is_prepared(dataset, "train") for dataset in DATASETS)
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,13 +13,13 @@ from aigc.ui import NO_PROGRESS, uploaded_path, user_errors
 
 
 GALLERY_LABEL = "Nearest training images (distance · #number class)"
-HELD_OUT_LABEL = "Nearest held-out pictures kept here, not training images (distance · test #number class)"
+HELD_OUT_LABEL = ("Nearest pictures (distance · #number class): training images, or held-out pictures (test #number) "
+                  "where this server does not keep the training images")
 
 
-def shown(result: studio.Neighbours) -> tuple[gr.Gallery, str]:
-    """-> the gallery (pictures captioned "distance · #number class", labelled with what they are) and the verdict
-    in Markdown."""
-    return gr.Gallery(result.gallery, label=GALLERY_LABEL if result.pictures else HELD_OUT_LABEL), result.summary
+def shown(result: studio.Neighbours) -> tuple[list, str]:
+    """-> the gallery (pictures captioned "distance · #number class") and the verdict in Markdown."""
+    return result.gallery, result.summary
 
 
 @gpu(duration=10)
@@ -64,7 +64,8 @@ def nearest_panel(picture: gr.Image | gr.Gallery, model: gr.Dropdown, api_name: 
             k = gr.Slider(studio.MIN_K, studio.MAX_K, value=studio.DEFAULT_K, step=1, label="How many", scale=3)
             find = gr.Button("Find nearest training images", scale=1, min_width=160)
         summary = gr.Markdown()
-        gallery = gr.Gallery(label=GALLERY_LABEL, columns=columns, format="png",
+        gallery = gr.Gallery(label=GALLERY_LABEL if studio.training_images_kept() else HELD_OUT_LABEL,
+                             columns=columns, format="png",
                              elem_classes=["pixelated", "fit-content"])
     if frames:
         selected = gr.State(None)
