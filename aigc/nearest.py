@@ -32,7 +32,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from aigc.data import DATASETS, load_images, load_pixels
-from aigc.hub import WEIGHTS_DIR, ModelLoadError, load
+from aigc.hub import WEIGHTS_DIR, ModelLoadError, bundled_file, load
 
 INDEX_FILE = "train_features.safetensors"
 INDEX_FORMAT = "1"  # bump when the file's layout changes, so older files are rebuilt
@@ -179,8 +179,9 @@ def read_index(folder: Path, dataset: str) -> Index:
 
 @functools.lru_cache(maxsize=None)
 def index_of(dataset: str) -> Index:
-    """The bundled index of a dataset, read once."""
-    return read_index(classifier_folder(dataset), dataset)
+    """The index of a dataset, beside its classifier's weights in weights/ or in the Hub cache; read once."""
+    path = bundled_file(f"classifier-{dataset}", INDEX_FILE)
+    return read_index(path.parent if path else classifier_folder(dataset), dataset)
 
 
 def main() -> None:

@@ -126,7 +126,7 @@ def test_training_curves_have_a_panel_per_model_with_a_log():
 
 
 def test_training_history_survives_missing_and_corrupt_logs(tmp_path, monkeypatch):
-    monkeypatch.setattr(compare, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(compare, "bundled_file", lambda name, filename: tmp_path / name / filename)
     (tmp_path / "corrupt").mkdir()
     (tmp_path / "corrupt" / "training_log.json").write_text("{not json")
     (tmp_path / "odd").mkdir()

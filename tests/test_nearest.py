@@ -117,6 +117,19 @@ def test_the_bundled_index_reads_back(classifier_folder):
     assert 0 < index.typical_distance(5) < index.typical_distance(50) < index.typical_distance(95)
 
 
+def test_the_index_is_read_from_where_the_classifiers_files_are(classifier_folder, monkeypatch):
+    """weights/classifier-NAME, or the Hub cache's copy where a Space pulled the classifier from the Hub."""
+    asked = []
+
+    def hub_copy(name, filename):
+        asked.append((name, filename))
+        return classifier_folder / filename
+
+    monkeypatch.setattr(index_module, "bundled_file", hub_copy)
+    index = index_module.index_of.__wrapped__("mnist")
+    assert asked == [("classifier-mnist", index_module.INDEX_FILE)] and index.features.shape == (4000, 128)
+
+
 def test_a_missing_index_says_how_to_build_it(classifier_folder):
     (classifier_folder / index_module.INDEX_FILE).unlink()
     with pytest.raises(ModelLoadError, match=r"has no index .*python -m aigc.nearest build mnist"):

@@ -21,7 +21,7 @@ from PIL import Image
 
 from aigc.data import CLASS_NAMES, DATASETS, held_out
 from aigc.evaluate import sample_metrics
-from aigc.hub import WEIGHTS_DIR
+from aigc.hub import bundled_file
 from aigc.images import make_grid, to_pil
 from aigc.studio import MAX_SEED, InputError, integer, shown
 from aigc.studio.models import GAN_TYPES, family, registry, stored_metrics
@@ -275,9 +275,11 @@ def generator_names(dataset: str) -> list[str]:
 
 
 def training_history(name: str) -> list[dict]:
-    """The "history" of weights/NAME/training_log.json: [{"step": ..., "loss": ...}, ...]; [] if there is none."""
+    """The "history" of a bundled model's training_log.json (in weights/NAME or the Hub cache):
+    [{"step": ..., "loss": ...}, ...]; [] if there is none."""
+    path = bundled_file(name, "training_log.json")
     try:
-        log = json.loads((WEIGHTS_DIR / name / "training_log.json").read_text())
+        log = json.loads(path.read_text()) if path else None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return []
     history = log.get("history") if isinstance(log, dict) else None
