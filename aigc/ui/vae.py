@@ -185,8 +185,9 @@ def tab(demo: gr.Blocks) -> None:
     with gr.Tab("VAE", id="vae"):
         gr.Markdown(
             "A VAE encodes a picture to a point of its latent space and decodes points back to pictures. "
-            "Give it two pictures: it walks from A's point to B's and decodes every step. Uploads of any size "
-            "or colour are turned into what the model knows (28×28, gray, light on dark), shown beside each."
+            "Give it two pictures: it walks from A's point to B's and decodes every step. A test picture goes in "
+            "as it is; uploads and drawings of any size or colour are turned into what the model knows (28×28, gray, "
+            "light on dark), shown beside each."
         )
         with gr.Row():
             with gr.Column(min_width=200):
