@@ -22,10 +22,11 @@ gradio_startup.install()  # before Gradio is imported: it then skips rewriting i
 
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from aigc.studio import share  # noqa: E402
 from aigc.studio.models import registry  # noqa: E402
-from aigc.ui import NO_PROGRESS, compare, gan, gradio_fixes, text, vae  # noqa: E402
+from aigc.ui import NO_PROGRESS, compare, fairness, gan, gradio_fixes, text, vae  # noqa: E402
 
 # Pictures are a few dozen pixels upscaled: keep their pixels square wherever the browser resizes them.
 # Galleries without a set height get a tall minimum height in Gradio; .fit-content fits them to their pictures.
@@ -36,12 +37,19 @@ CSS = """
 #text-confidence .token { margin: 0 !important; padding: 0 !important; border-radius: 0 !important; }
 """
 MAX_FILE_SIZE = "20mb"
+# Every 5 minutes, Gradio deletes the files it holds (uploads, every picture and GIF handed out) that are older
+# than 30 minutes: with the upload budget (aigc.ui.fairness), disk stays bounded whoever sends what.
+DELETE_CACHE = (300, 1800)
+# Sessions Gradio keeps in memory (~190 KB each: a copy of every component's config), the least recently used
+# dropped first.  Every API call that names no session makes one; Gradio's default of 10,000 is ~2 GB.
+STATE_SESSIONS = 1000
 # The queue as users get it; tests/conftest.py serves the app with these same settings, so that
 # tests/test_load.py measures them.  Each kind of work has its own concurrency_id and limit (aigc/ui): a long
-# generation or a big GIF waits for others of its kind, never in front of the sliders.  64 waiting requests
-# refused none of 130 sent at once (tests/test_load.py), nor of eight page loads at once (17 events each).
-QUEUE_SETTINGS = dict(max_size=64, default_concurrency_limit=2)
-LAUNCH_SETTINGS = dict(css=CSS, max_file_size=MAX_FILE_SIZE)
+# generation or a GIF waits in the one heavy queue, never in front of the sliders.  Each client may hold only
+# its share of the queue (aigc.ui.fairness), so that 256 waiting requests take eight clients to fill.
+# api_open=False: Gradio's REST routes that skip the queue (open by default off Spaces) are closed everywhere.
+QUEUE_SETTINGS = dict(max_size=256, default_concurrency_limit=2, api_open=False)
+LAUNCH_SETTINGS = dict(css=CSS, max_file_size=MAX_FILE_SIZE, state_session_capacity=STATE_SESSIONS)
 
 
 def build_app() -> gr.Blocks:
@@ -50,8 +58,9 @@ def build_app() -> gr.Blocks:
     # busy machine), so each request gets one thread and the queue runs requests side by side.
     torch.set_num_threads(1)
     gradio_fixes.install()
+    fairness.install()
     unavailable = registry().errors
-    with gr.Blocks(title="AIGC Studio") as demo:
+    with gr.Blocks(title="AIGC Studio", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(
             "# AIGC Studio\n"
             "Three families of generative models to play with: steer a **GAN** through its latent space, "
@@ -70,6 +79,12 @@ def build_app() -> gr.Blocks:
     return demo
 
 
+def launch(demo: gr.Blocks, **options):
+    """``demo.launch`` with the app's settings (and ``options``), each client's upload budget included."""
+    # a new middleware list every time: Gradio keeps what it is given in the dict it is passed
+    return demo.launch(**LAUNCH_SETTINGS, app_kwargs={"middleware": [Middleware(fairness.UploadBudget)]}, **options)
+
+
 def linked_tab(request: gr.Request):
     """A share link opens on its own tab (each tab restores its state itself)."""
     tab = request.query_params.get("tab")
@@ -80,4 +95,4 @@ if __name__ == "__main__":
     demo = build_app().queue(**QUEUE_SETTINGS)
     gc.freeze()  # what start-up made lives as long as the app: later collections need not walk it
     gc.enable()
-    demo.launch(**LAUNCH_SETTINGS)
+    launch(demo)

@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing may call out
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# as behind the Spaces proxy: a test client stands for a visitor of its own by its X-Forwarded-For address
+os.environ.setdefault("AIGC_BEHIND_PROXY", "1")
 
 import pytest  # noqa: E402
 
@@ -15,13 +17,18 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def app_url():
-    """The URL of the running app; it is closed when the session ends."""
+def app():
+    """The running app (its gr.Blocks); it is closed when the session ends."""
     from aigc.bench import free_port
-    from app import LAUNCH_SETTINGS, QUEUE_SETTINGS, build_app
+    from app import QUEUE_SETTINGS, build_app, launch
 
-    demo = build_app().queue(**QUEUE_SETTINGS)  # the queue that users get, so load tests measure it
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
-                            **LAUNCH_SETTINGS)
-    yield url
+    demo = build_app().queue(**QUEUE_SETTINGS)  # the queue and settings that users get, so load tests measure them
+    launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    yield demo
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(app):
+    """The URL of the running app."""
+    return app.local_url

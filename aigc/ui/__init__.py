@@ -16,6 +16,7 @@ import gradio as gr
 from aigc.hub import ModelLoadError
 from aigc.studio import InputError, share
 from aigc.studio.models import is_hub_name, load_hub_model
+from aigc.ui.fairness import HEAVY_ID
 
 USER_ERRORS = (InputError, ModelLoadError)
 # For events that show no progress: no progress targets either.  On every status change of any event, Gradio 6's
@@ -23,6 +24,10 @@ USER_ERRORS = (InputError, ModelLoadError)
 # finished event), snapshotting its value; page-load events alone made 62 such components here.  Events that
 # show progress show it on one cheap component.
 NO_PROGRESS = dict(show_progress="hidden", show_progress_on=[])
+# Work that holds a core for seconds (a long generation, a GIF, live metrics) waits in one queue, whoever asks
+# and whichever tab: one worker, so that the other of the two cores stays with the sliders and the rest.  How much
+# of that queue one client may hold is capped (aigc.ui.fairness).
+HEAVY = dict(concurrency_id=HEAVY_ID, concurrency_limit=1)
 MAX_MESSAGE_CHARS = 1_000
 
 

@@ -10,8 +10,8 @@ from aigc.studio import gan as studio
 from aigc.studio.batch import each_alone
 from aigc.studio.models import GAN_TYPES
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (NO_PROGRESS, USER_ERRORS, direct_call_js, hub_model_field, linked_state, picker, preferred,
-                     random_seed_js, user_errors, wire_share)
+from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, direct_call_js, hub_model_field, linked_state, picker,
+                     preferred, random_seed_js, user_errors, wire_share)
 
 DEFAULT_SEED = 42
 DEFAULT_METHOD = studio.METHODS[studio.DEFAULT_METHOD]
@@ -227,4 +227,4 @@ def tab(demo: gr.Blocks) -> None:
     model.change(label_choices, [model, label], label, api_visibility="private", **NO_PROGRESS)
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     animate.click(gan_sweep, inputs=point + [direction, frames, method], outputs=sweep, api_name="gan_sweep",
-                  preprocess=False, concurrency_limit=1, concurrency_id="gan_sweep")  # GIFs never queue before sliders
+                  preprocess=False, **HEAVY)  # GIFs never queue before sliders

@@ -10,8 +10,8 @@ import gradio as gr
 
 from aigc.studio import gpu, share
 from aigc.studio import text as studio
-from aigc.ui import (NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked_state, preferred, user_errors,
-                     wire_share)
+from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked_state, preferred,
+                     user_errors, wire_share)
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 COLOURED_REFRESH_S = 1.0
@@ -200,7 +200,7 @@ def tab(demo: gr.Blocks) -> None:
     event = generate.click(
         text_generate, inputs=[prompt, max_new_tokens, temperature, top_k, top_p, seed, model],
         outputs=[output, confidence, summary, continuation], api_name="text_generate", preprocess=False,
-        show_progress_on=output, concurrency_limit=2, concurrency_id="text",  # one cheap target: see NO_PROGRESS
+        show_progress_on=output, **HEAVY,  # one cheap target: see NO_PROGRESS
     )
     event.success(candidates_view, continuation, candidates_plot, api_visibility="private", **NO_PROGRESS)
     event.success(attention_view, [prompt, layer, head, model], attention_plot, api_visibility="private",
@@ -208,7 +208,7 @@ def tab(demo: gr.Blocks) -> None:
     stop.click(None, cancels=[event], api_visibility="private")
     controls = [prompt, max_new_tokens, temperature, top_k, top_p, seed, model]
     demo.load(open_link, None, controls + [output, confidence, summary, continuation], api_visibility="private",
-              **NO_PROGRESS, concurrency_limit=2, concurrency_id="text")
+              **NO_PROGRESS, **HEAVY)
     wire_share(share_button, share_link, [continuation], link)
     confidence.select(clicked_candidates, continuation, candidates_plot, api_visibility="private",
                       **NO_PROGRESS)
