@@ -175,7 +175,7 @@ def check_allowed(repo_id: str) -> None:
 
 def model_type(name_or_path: str, revision: str | None = None) -> str:
     """The ``model_type`` of a model's config ("gpt" for GPT-2), without loading its weights."""
-    return family(read_config(source(name_or_path, revision).file("config.json").parent))
+    return family(read_config(source(name_or_path, revision).file("config.json").parent, name_or_path))
 
 
 def family(config: dict) -> str | None:
@@ -250,9 +250,9 @@ class Folder:
     def file(self, filename: str, required: bool = True) -> Path | None:
         path = self.folder / filename
         if not path.is_file():
-            if required:
+            if required:  # the model's name, not the server's path: the app shows this to visitors
                 what = "is not a readable tokenizer (there is none)" if filename == TOKENIZER_FILE else "is missing"
-                raise ModelLoadError(f"{self.name}: {path} {what}")
+                raise ModelLoadError(f"{self.name}: {filename} {what}")
             return None
         check_size(self.name, filename, path.stat().st_size)
         return path
@@ -339,7 +339,6 @@ def fetch(repo_id: str, filename: str, revision: str | None, cache_only: bool = 
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:  # before EntryNotFoundError, its parent
         raise ModelLoadError(
             f"Hub repo {repo_id}: {filename} is not in the local cache and the Hub cannot be reached"
-            " (offline, or HF_HUB_OFFLINE=1)"
         ) from e
     except EntryNotFoundError as e:
         raise ModelLoadError(f"Hub repo {repo_id} has no {filename} (is it an aigc model?)") from e
@@ -371,13 +370,14 @@ def forget(repo_id: str) -> None:
     log.info("removed %s from the Hub cache", repo_id)
 
 
-def read_config(folder: Path) -> dict:
+def read_config(folder: Path, name: str | None = None) -> dict:
+    """The config.json of a model folder; errors name the model (``name``, else the folder)."""
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelLoadError(f"{folder / 'config.json'} is not readable JSON ({e})") from e
+        raise ModelLoadError(f"{name or folder}: config.json is not readable JSON ({e})") from e
     if not isinstance(config, dict):
-        raise ModelLoadError(f"{folder / 'config.json'} is not a JSON object")
+        raise ModelLoadError(f"{name or folder}: config.json is not a JSON object")
     return config
 
 
@@ -385,7 +385,7 @@ def build(src: "Folder | HubRepo", device=None, model_types: tuple[str, ...] | N
     """The checked load: config, then the module on the meta device, then the weights' header, then the weights."""
     name = src.name
     folder = src.file("config.json").parent
-    config = read_config(folder)
+    config = read_config(folder, name)
     kind = family(config)
     if kind not in MODEL_CLASSES:
         known = ", ".join([*MODEL_CLASSES, *TRANSFORMERS_TYPES])
