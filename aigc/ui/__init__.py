@@ -15,7 +15,7 @@ import gradio as gr
 
 from aigc.hub import ModelLoadError
 from aigc.studio import InputError, share
-from aigc.studio.models import is_hub_name, load_hub_model
+from aigc.studio.models import is_hub_name, load_hub_model, registry
 from aigc.ui.fairness import HEAVY_ID
 
 USER_ERRORS = (InputError, ModelLoadError)
@@ -74,8 +74,23 @@ def user_errors(fn):
 
 
 def preferred(choices: list[str], name: str) -> str | None:
-    """``name`` if it is among ``choices``, else the first choice (None if there are none)."""
-    return name if name in choices else next(iter(choices), None)
+    """``name`` if it is among ``choices`` and loaded, else the first loaded choice; with none loaded, ``name`` if it
+    is a choice, else the first choice (None if there are none)."""
+    for pool in ([choice for choice in choices if choice in registry().models], choices):
+        if pool:
+            return name if name in pool else pool[0]
+    return None
+
+
+def family_available(models: list[str], family: str, instead: str) -> bool:
+    """Whether any of a tab's bundled ``models`` is loaded; if none is, one plain line in the tab says so.
+
+    Call it inside the tab.  The banner at the top says why each one is missing; the tab serves what it can.
+    """
+    if any(name in registry().models for name in models):
+        return True
+    gr.Markdown(f"None of the bundled {family} could be loaded here; {instead}.", elem_classes="family-absent")
+    return False
 
 
 def random_seed_js(max_seed: int) -> str:

@@ -5,7 +5,7 @@ import pandas as pd
 
 from aigc.studio import MAX_SEED, gpu, share
 from aigc.studio import compare as studio
-from aigc.ui import HEAVY, NO_PROGRESS, linked_state, random_seed_js, user_errors, wire_share
+from aigc.ui import HEAVY, NO_PROGRESS, family_available, linked_state, random_seed_js, user_errors, wire_share
 
 DATASET_LABELS = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
 LIVE_NOTE = (
@@ -68,6 +68,8 @@ def measure(dataset="mnist", samples=studio.DEFAULT_SAMPLES, seed=0, progress=gr
 
 def tab(demo: gr.Blocks) -> None:
     with gr.Tab("Compare", id="compare"):
+        family_available([name for dataset in DATASET_LABELS for name in studio.generator_names(dataset)],
+                         "GANs and VAEs", "only the real pictures are shown")
         gr.Markdown(
             "The same seed for every model of one dataset. GANs are sharp but can miss whole kinds of pictures "
             "(low recall); VAEs cover more but blur. **FID** (lower is better) sums both; **IS**, **precision** "

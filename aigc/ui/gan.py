@@ -10,8 +10,8 @@ from aigc.studio import gan as studio
 from aigc.studio.batch import each_alone
 from aigc.studio.models import GAN_TYPES
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, direct_call_js, hub_model_field, linked_state, picker,
-                     preferred, random_seed_js, user_errors, wire_share)
+from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, direct_call_js, family_available, hub_model_field, linked_state,
+                     picker, preferred, random_seed_js, user_errors, wire_share)
 
 DEFAULT_SEED = 42
 DEFAULT_METHOD = studio.METHODS[studio.DEFAULT_METHOD]
@@ -137,6 +137,7 @@ def tab(demo: gr.Blocks) -> None:
         names = []
     warm_directions(models)
     with gr.Tab("GAN", id="gan"):
+        available = family_available(models, "GANs", "one from the Hub can still be loaded below")
         gr.Markdown(
             "A generator turns a random point of its latent space into a picture. The **seed** picks the point, "
             "**truncation ψ** pulls it toward the centre (more typical, less varied), and each **direction** "
@@ -214,15 +215,18 @@ def tab(demo: gr.Blocks) -> None:
     views = [(seed_grid, [show_grid] + point + [method] + sliders, grid,
               dict(concurrency_limit=4, concurrency_id="gan")),
              (latent_json, point + [method] + sliders, state, {})]
+    # the page draws on load only with a GAN to draw with (without one, the tab's first line says so; no error)
+    set_by_page = (restored, opened, reset_done) if available else (restored, reset_done)
     for fn, inputs, output, limits in views:
         view = dict(inputs=inputs, outputs=output, preprocess=False, api_visibility="private", **NO_PROGRESS)
         gr.on(point_changes + [s.release for s in sliders] + [show_grid.change], fn, trigger_mode="always_last",
               **view, **limits)
-        for event in (restored, opened, reset_done):  # sliders set by the page, not let go by a hand
+        for event in set_by_page:  # sliders set by the page, not let go by a hand
             event.then(fn, **view)
-    for event in (restored, opened, reset_done):
+    for event in set_by_page:
         event.then(gan_generate, api_visibility="private", **drawing)
-    opened.then(preview_strips, **stripping)
+    if available:
+        opened.then(preview_strips, **stripping)
     wire_share(share_button, share_link, point + [method] + sliders, link)
     model.change(label_choices, [model, label], label, api_visibility="private", **NO_PROGRESS)
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")

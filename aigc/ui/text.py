@@ -10,8 +10,8 @@ import gradio as gr
 
 from aigc.studio import gpu, share
 from aigc.studio import text as studio
-from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked_state, preferred,
-                     user_errors, wire_share)
+from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, family_available, for_page, hub_model_field, linked_state,
+                     preferred, user_errors, wire_share)
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 COLOURED_REFRESH_S = 1.0
@@ -140,15 +140,17 @@ def choose_model(model, progress=gr.Progress(track_tqdm=True)):
         gr.Warning(for_page(f"{e}. Back to {studio.DEFAULT_MODEL}."))
         model = studio.DEFAULT_MODEL
     n_layer, n_head = layers_and_heads(model)
-    return (model, introduction(model), gr.Slider(maximum=n_layer, value=1, interactive=n_layer > 1),
-            gr.Slider(maximum=n_head, value=1, interactive=n_head > 1))
+    return (model, introduction(model), gr.Slider(maximum=max(n_layer, 2), value=1, interactive=n_layer > 1),
+            gr.Slider(maximum=max(n_head, 2), value=1, interactive=n_head > 1))
 
 
 def tab(demo: gr.Blocks) -> None:
     models = studio.gpt_models()
     model_name = preferred(models, studio.DEFAULT_MODEL)
-    n_layer, n_head = layers_and_heads(model_name)
     with gr.Tab("Transformer", id="text"):
+        available = family_available([name for name in models if name not in studio.HUB_MODELS], "GPTs",
+                                     f"{studio.GPT2} can still be picked below (it downloads from the Hub)")
+        n_layer, n_head = layers_and_heads(model_name) if available else (1, 1)  # nothing downloads here
         intro = gr.Markdown(introduction(model_name))
         with gr.Row():
             with gr.Column(scale=3):
@@ -194,8 +196,9 @@ def tab(demo: gr.Blocks) -> None:
             with gr.Column():
                 attention_plot = gr.Plot(show_label=False, format="png", elem_id="text-attention")
                 with gr.Row():
-                    layer = gr.Slider(1, n_layer, value=1, step=1, label="Layer", interactive=n_layer > 1)
-                    head = gr.Slider(1, n_head, value=1, step=1, label="Head", interactive=n_head > 1)
+                    # a slider's maximum must exceed its minimum: with one layer (or head) it is fixed at 1
+                    layer = gr.Slider(1, max(n_layer, 2), value=1, step=1, label="Layer", interactive=n_layer > 1)
+                    head = gr.Slider(1, max(n_head, 2), value=1, step=1, label="Head", interactive=n_head > 1)
 
     event = generate.click(
         text_generate, inputs=[prompt, max_new_tokens, temperature, top_k, top_p, seed, model],
@@ -212,7 +215,8 @@ def tab(demo: gr.Blocks) -> None:
     wire_share(share_button, share_link, [continuation], link)
     confidence.select(clicked_candidates, continuation, candidates_plot, api_visibility="private",
                       **NO_PROGRESS)
-    gr.on([layer.release, head.release, demo.load], attention_view, [prompt, layer, head, model], attention_plot,
+    page_load = [demo.load] if available else []  # without a GPT, the tab's first line says so (no warning)
+    gr.on([layer.release, head.release] + page_load, attention_view, [prompt, layer, head, model], attention_plot,
           api_visibility="private", **NO_PROGRESS, trigger_mode="always_last")
     model.change(choose_model, model, [model, intro, layer, head], api_visibility="private", show_progress_on=model,
                  concurrency_limit=1, concurrency_id="hub").then(

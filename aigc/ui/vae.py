@@ -13,8 +13,8 @@ from aigc.studio import MAX_SEED, InputError, gpu, share
 from aigc.studio import latent_map
 from aigc.studio import vae as studio
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, for_page, hub_model_field, linked_state, picker, preferred,
-                     random_seed_js, uploaded_path, user_errors, wire_share)
+from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, family_available, for_page, hub_model_field, linked_state, picker,
+                     preferred, random_seed_js, uploaded_path, user_errors, wire_share)
 
 EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dress and a bag
 
@@ -183,6 +183,7 @@ def tab(demo: gr.Blocks) -> None:
     start_sources = [studio.example_source(model_name, i) if start else None
                      for i, start in zip((EXAMPLE_A, EXAMPLE_B), starts)]
     with gr.Tab("VAE", id="vae"):
+        available = family_available(models, "VAEs", "one from the Hub can still be loaded below")
         gr.Markdown(
             "A VAE encodes a picture to a point of its latent space and decodes points back to pictures. "
             "Give it two pictures: it walks from A's point to B's and decodes every step. A test picture goes in "
@@ -286,16 +287,17 @@ def tab(demo: gr.Blocks) -> None:
     gr.on(images_changed, walk_on_change, api_visibility="private", **walk)
     views = dict(inputs=[model, *images, steps, mode, *sources], outputs=[*reconstructions, scatter], preprocess=False,
                  api_visibility="private", **NO_PROGRESS, concurrency_limit=2, concurrency_id="vae")
+    page_load = [demo.load] if available else []  # without a VAE, the tab's first line says so (no error toasts)
     # alongside the walk rather than after it: the map shows (without a path) even when a picture is missing
-    gr.on(settings_changed + images_changed + [demo.load], latent_views, trigger_mode="always_last",
+    gr.on(settings_changed + images_changed + page_load, latent_views, trigger_mode="always_last",
           **views)
-    gr.on([demo.load, model.change], manifold_view, model, [manifold, decoded, hint], api_visibility="private",
+    gr.on(page_load + [model.change], manifold_view, model, [manifold, decoded, hint], api_visibility="private",
           **NO_PROGRESS, concurrency_limit=2, concurrency_id="vae")
     manifold.select(decode_manifold_click, model, decoded, api_visibility="private", **NO_PROGRESS,
                     trigger_mode="always_last")
     scatter.select(decode_map_click, model, decoded, api_visibility="private", **NO_PROGRESS,
                    trigger_mode="always_last")
-    gr.on([demo.load, draw.click, temperature.release, seed.change, model.change], prior_samples,
+    gr.on(page_load + [draw.click, temperature.release, seed.change, model.change], prior_samples,
           [model, temperature, seed], samples, api_visibility="private", preprocess=False, **NO_PROGRESS,
           trigger_mode="always_last", concurrency_limit=2, concurrency_id="vae")
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
