@@ -192,8 +192,8 @@ def nearest(model: str, image, k=DEFAULT_K) -> Neighbours:
     images = training_images(dataset, index.training_set_sha256)
     stand_ins = nearest_held_out(dataset, query, k) if isinstance(images, str) else []
     if stand_ins:
-        images += (f" The pictures shown are the nearest of the {held_out(dataset).description} (not training "
-                   "pictures), for comparison.")
+        images += (f" The pictures shown, for comparison, are the nearest of the {held_out(dataset).description}: "
+                   "held-out pictures, not training pictures.")
     return Neighbours(
         dataset=dataset,
         indices=indices,

@@ -13,8 +13,7 @@ from aigc.ui import NO_PROGRESS, uploaded_path, user_errors
 
 
 GALLERY_LABEL = "Nearest training images (distance · #number class)"
-HELD_OUT_LABEL = ("Nearest pictures (distance · #number class): training images, or held-out pictures (test #number) "
-                  "where this server does not keep the training images")
+HELD_OUT_LABEL = "Nearest pictures (distance · #number class; \"test #\" marks a held-out picture)"
 
 
 def shown(result: studio.Neighbours) -> tuple[list, str]:
