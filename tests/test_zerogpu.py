@@ -163,6 +163,7 @@ from PIL import Image, ImageDraw
 import app
 from aigc.bench import free_port
 from aigc.studio import gan as studio_gan
+from aigc.studio import models as studio_models
 from aigc.studio.models import registry
 from aigc.ui import gan, nearest, text, vae
 
@@ -231,6 +232,15 @@ private("attention_view", lambda: text.attention_view("ROMEO: speak", 1, 1, "gpt
 frames = [{"image": upload, "caption": None} for upload in uploads]
 private("nearest_to_frame", lambda: nearest.nearest_to_frame("vae-mnist", frames, 1, 3))
 
+hub_devices = []  # the device each Hub model is loaded onto (none can be had offline: the call is what counts)
+load_from_hub = studio_models.load_from_hub
+studio_models.load_from_hub = lambda *a, **k: hub_devices.append(str(k.get("device"))) or load_from_hub(*a, **k)
+try:
+    registry().get("someone/some-gpt", "gpt")
+except Exception:
+    pass
+report["hub model devices"] = hub_devices
+
 report["outside"] = sorted(set(outside))
 report["directions computed in the main process"] = [list(key) for key in studio_gan._directions_cache]
 report["threads"] = sorted(thread.name for thread in threading.enumerate())
@@ -295,3 +305,8 @@ def test_no_model_runs_outside_a_gpu_handler_not_even_a_warm_up_thread(report):
     assert report["outside"] == []
     assert report["directions computed in the main process"] == []
     assert "gan-directions" not in report["threads"]
+
+
+def test_a_hub_model_loaded_while_serving_stays_on_the_cpu(report):
+    # ZeroGPU's stand-in for CUDA works only in the thread that imported spaces, not in the Hub loader's
+    assert report["hub model devices"] == ["cpu"]

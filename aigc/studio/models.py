@@ -26,7 +26,7 @@ import torch
 from aigc.data import CLASS_NAMES
 from aigc.hub import BUNDLED, ModelLoadError, WrongFamily, bundled_file, check_allowed, check_revision, forget
 from aigc.hub import is_repo_id, list_models, load, load_from_hub, model_type
-from aigc.studio import InputError, shown
+from aigc.studio import ZERO_GPU, InputError, shown
 
 GAN_TYPES = ("dcgan", "mlp-gan")
 HUB_MODELS_KEPT = 3  # Hub models kept loaded at once, least recently used dropped first
@@ -149,7 +149,9 @@ class Registry:
         """
         try:
             try:
-                model = load_from_hub(repo_id, revision, model_types=kinds or None)
+                # ZeroGPU's stand-in for CUDA works only in the thread that imported spaces: on ZeroGPU a Hub model
+                # stays on the CPU (and runs there, in the GPU handlers' worker)
+                model = load_from_hub(repo_id, revision, device="cpu" if ZERO_GPU else None, model_types=kinds or None)
             except WrongFamily as e:
                 raise wrong_family(name, e.kind, kinds) from None
             if model.config.model_type == "vae" and model.config.channels != 1:
