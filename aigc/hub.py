@@ -355,7 +355,8 @@ def bundled_file(name: str, filename: str) -> Path | None:
         path = WEIGHTS_DIR / name / filename
         return path if path.is_file() else None
     try:
-        cached = try_to_load_from_cache(f"{namespace()}/{name}", filename, revision=pinned_revision(name))
+        repo_id = check_repo_id(f"{namespace()}/{name}")
+        cached = try_to_load_from_cache(repo_id, filename, revision=pinned_revision(name))
     except ModelLoadError:
         return None
     return Path(cached) if isinstance(cached, str) else None

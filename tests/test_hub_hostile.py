@@ -266,10 +266,12 @@ def test_a_slow_repo_holds_up_no_one_else_and_is_fetched_once(hostile, tmp_path)
     assert len(config_downloads) == 1
 
 
-def test_repos_dropped_from_memory_leave_the_hub_cache(hostile, tmp_path):
+def test_repos_dropped_from_memory_or_refused_leave_the_hub_cache(hostile, tmp_path):
     files = tiny_gan(tmp_path)
     names = [f"studio/gan-{i}" for i in range(HUB_MODELS_KEPT + 1)]
-    hostile.repos = {name: files for name in names}
+    config = json.loads(files["config.json"])
+    hostile.repos = {**{name: files for name in names},
+                     "studio/mismatch": {**files, "config.json": json.dumps({**config, "width": 16}).encode()}}
     models = Registry([])
     for name in names:
         models.get(name, "dcgan")
@@ -277,3 +279,7 @@ def test_repos_dropped_from_memory_leave_the_hub_cache(hostile, tmp_path):
     assert list(models.hub_models) == names[1:]
     assert not (cache / "models--studio--gan-0").exists()
     assert all((cache / f"models--studio--gan-{i}" / "snapshots").is_dir() for i in range(1, HUB_MODELS_KEPT + 1))
+    with pytest.raises(ModelLoadError, match="does not match the weights"):
+        models.get("studio/mismatch", "dcgan")
+    assert any("/studio/mismatch/resolve/" in request for request in hostile.requests)
+    assert not (cache / "models--studio--mismatch").exists()

@@ -143,7 +143,8 @@ class Registry:
         return model
 
     def load_hub(self, name: str, repo_id: str, revision: str | None, kinds: tuple[str, ...]) -> torch.nn.Module:
-        """In the loader thread: fetch and build the model, keep it, drop (and forget) the least recently used.
+        """In the loader thread: fetch and build the model, keep it, drop (and forget) the least recently used;
+        a repo refused leaves the Hub cache too.
 
         Its config is read first, so a repo of another family is refused before its weights are fetched.
         """
@@ -160,6 +161,9 @@ class Registry:
         except BaseException:
             with self.hub_lock:
                 del self.loading[name]
+                in_use = any(kept.partition("@")[0] == repo_id for kept in self.hub_models)
+            if not in_use:  # what a refused repo brought into the Hub cache goes with it
+                forget(repo_id)
             raise
         with self.hub_lock:
             del self.loading[name]
