@@ -68,8 +68,8 @@ def build_app() -> gr.Blocks:
             "and **compare** them all on the same data."
         )
         if unavailable:
-            reasons = "; ".join(f"**{name}**: {error}" for name, error in unavailable.items())
-            gr.Markdown(f"⚠️ Unavailable models: {reasons}")
+            reasons = "\n".join(f"- **{name}**: {error}" for name, error in unavailable.items())  # one line each
+            gr.Markdown(f"⚠️ Unavailable models (the app serves the others):\n{reasons}")
         with gr.Tabs() as tabs:
             gan.tab(demo)
             vae.tab(demo)
