@@ -72,10 +72,9 @@ FILE_LIMITS = {"config.json": 64_000, TOKENIZER_FILE: 8_000_000,
 OTHER_FILE_LIMIT = 16_000_000
 LIMITS = {"n_layer": 48, "block_size": 4096, "vocab_size": 262_144, "image_size": 128, "channels": 3,
           "latent_dim": 1024, "num_classes": 1000}  # besides the parameter count: what a forward pass costs
-FLOAT_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
-DTYPES = {**FLOAT_DTYPES, "I64": torch.int64}
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64}  # of safetensors
 UNREACHABLE_S = 60  # after the Hub failed to answer, read only the cache for this long
-REPO_ID = re.compile(r"^[^/]+/[^/]+$")
+REPO_ID = re.compile(r"^[^/]+/[^/]+$")  # owner/name; validate_repo_id says what each part may hold
 REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
 log = logging.getLogger(__name__)
 _unreachable_until = 0.0
