@@ -362,8 +362,9 @@ def bundled_file(name: str, filename: str) -> Path | None:
 
 
 def forget(repo_id: str) -> None:
-    """Remove a Hub repo from the local Hub cache (never one of the bundled models' repos)."""
-    if repo_id in bundled_repos():
+    """Remove a Hub repo from the local Hub cache; never an allowed one (the bundled models' repos, GPT-2, what
+    $AIGC_HUB_ALLOW names): a Space may have them preloaded, and they are few."""
+    if repo_id in allowed_repos():
         return
     folder = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=check_repo_id(repo_id), repo_type="model")
     shutil.rmtree(folder, ignore_errors=True)

@@ -283,3 +283,7 @@ def test_repos_dropped_from_memory_or_refused_leave_the_hub_cache(hostile, tmp_p
         models.get("studio/mismatch", "dcgan")
     assert any("/studio/mismatch/resolve/" in request for request in hostile.requests)
     assert not (cache / "models--studio--mismatch").exists()
+    preloaded = cache / "models--openai-community--gpt2" / "snapshots"  # as a Space's preload_from_hub leaves it
+    preloaded.mkdir(parents=True)
+    hub.forget("openai-community/gpt2")
+    assert preloaded.is_dir()
