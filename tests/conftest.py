@@ -1,8 +1,12 @@
 """Shared fixtures: the app, launched once per test session on a free local port."""
 
 import os
+import tempfile
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing may call out
+# This session's own Gradio cache: Gradio names a file by its content, and an app that closes deletes the files it
+# made (delete_cache is set), so another process's app (tests running side by side) would delete ours.
+os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="aigc-tests-gradio-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # as behind the Spaces proxy: a test client stands for a visitor of its own by its X-Forwarded-For address
 os.environ.setdefault("AIGC_BEHIND_PROXY", "1")

@@ -204,6 +204,12 @@ def test_uploads_in_any_other_format_pillow_knows_are_refused_clearly(tmp_path, 
         to_model_input(str(path))
 
 
+def test_an_upload_deleted_since_says_to_upload_it_again(tmp_path):
+    """Gradio deletes uploads after half an hour (app.DELETE_CACHE): a page left open then gets a clear message."""
+    with pytest.raises(InputError, match="Image A is no longer on the server: upload it again"):
+        to_model_input(str(tmp_path / "gone.png"), "Image A")
+
+
 @pytest.mark.parametrize("sent", [False, "disk.png", 5])
 def test_a_file_parameter_given_something_else_says_what_to_send(client, sent):
     with pytest.raises(AppError, match="not an uploaded file; upload one"):

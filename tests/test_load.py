@@ -29,8 +29,13 @@ PATIENT = {"timeout": 120}
 
 @pytest.fixture(scope="module")
 def clients(app_url):
+    """One person each, from an address of their own (as the Spaces proxy forwards it): each has their own share
+    of the queue (aigc.ui.fairness)."""
+    def person(i: int) -> Client:
+        return Client(app_url, verbose=False, httpx_kwargs=PATIENT, headers={"X-Forwarded-For": f"198.51.100.{i}"})
+
     with ThreadPoolExecutor(CLIENTS) as pool:
-        return list(pool.map(lambda _: Client(app_url, verbose=False, httpx_kwargs=PATIENT), range(CLIENTS)))
+        return list(pool.map(person, range(CLIENTS)))
 
 
 @pytest.fixture(scope="module")

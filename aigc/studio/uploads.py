@@ -46,6 +46,8 @@ def read_image(source, what: str = "image") -> Image.Image:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
         raise InputError(f"{what} is not a picture that can be read: send a PNG, JPEG, GIF, WebP, BMP or TIFF") from e
+    except FileNotFoundError:  # Gradio deletes uploads after a while (app.DELETE_CACHE)
+        raise InputError(f"{what} is no longer on the server: upload it again") from None
     except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt files
         raise InputError(f"{what} could not be read: {e}") from e
     return image
