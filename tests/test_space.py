@@ -79,10 +79,11 @@ def gan_tab(page) -> None:
 
 
 def vae_tab(page) -> None:
-    """Example pictures to pick, the default walk's frames, and the latent map."""
+    """Example pictures to pick, the default walk's frames, the latent map and samples from the prior."""
     page.get_by_role("tab", name="VAE").click()
     page.locator("#vae-frames img").first.wait_for()
     page.locator("#vae-map img").wait_for()
+    page.locator("#vae-samples img").wait_for()
     examples = page.locator(".block:has(> label:has-text('Or click a test image')) img")
     examples.first.wait_for()
     assert examples.count() >= 10
