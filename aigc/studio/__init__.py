@@ -36,6 +36,7 @@ def gpu(duration: int):
         return spaces.GPU(duration=duration)
     return lambda handler: handler
 
+
 MAX_SEED = 2**31 - 1  # seeds stay exact in JavaScript numbers and in every widget
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "aigc-studio"
 OUTPUT_LIFETIME_S = 3600
