@@ -3,7 +3,9 @@
 import json
 import math
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from aigc.studio import InputError, compare
@@ -103,6 +105,19 @@ def test_the_table_has_one_row_per_model_with_its_stored_values_formatted(mnist)
                 assert cell == compare.MISSING and key not in values
 
 
+def test_the_real_row_and_the_reconstructions_are_of_the_dataset_tensors(mnist):
+    real = compare.real_rows("mnist", 0)
+    test = compare.held_out("mnist")
+    labels = [int(test.labels[(test.images == image).flatten(1).all(1)][0]) for image in real]
+    assert labels == [c for c in range(10) for _ in range(compare.PER_CLASS)]  # one class a row, as captioned
+    panels = {caption: np.asarray(picture, dtype=int) for picture, caption in mnist.panels}
+    assert np.array_equal(panels["real: held-out test images"], np.asarray(compare.grid(real), dtype=int))
+    vae = registry().get("vae-mnist")
+    with torch.inference_mode():
+        reconstructions = compare.grid(vae.decode(vae.encode(real)[0]))
+    assert np.abs(panels["vae-mnist: reconstructions"] - np.asarray(reconstructions, dtype=int)).max() <= 1
+
+
 def test_metrics_rows_format_each_figure(monkeypatch):
     monkeypatch.setattr(compare, "stored_metrics", lambda name: {
         "fid": 63.7057, "inception_score": 2.4509, "precision": 0.8183, "recall": 0.237, "class_accuracy": 0.9243,
@@ -200,8 +215,6 @@ def test_a_lone_class_accuracy_is_stated_not_ranked():
 
 
 def test_remembering_the_held_out_features_changes_no_figure():
-    import torch
-
     vae, classifier = registry().get("vae-mnist"), registry().get("classifier-mnist")
     live = compare.live_metrics("vae-mnist", "mnist", compare.MIN_SAMPLES, 3)
     again = compare.live_metrics("vae-mnist", "mnist", compare.MIN_SAMPLES, 3)  # from the remembered features

@@ -42,7 +42,7 @@ def vae_models() -> list[str]:
 
 @dataclass(frozen=True)
 class DatasetPicture:
-    """A test picture by name, "mnist:3": the third image of the MNIST test split."""
+    """A test picture by name, "mnist:3": image number 3 (counting from 0) of the MNIST test split."""
 
     dataset: str
     index: int
