@@ -57,7 +57,7 @@ def model_card(folder: Path, repo_name: str) -> ModelCard:
     config = read_config(folder)
     kind = family(config)
     readme = folder / "README.md"
-    card = ModelCard.load(readme) if readme.is_file() else ModelCard(f"---\n---\n# {repo_name}\n")
+    card = ModelCard.load(readme) if readme.is_file() else ModelCard(f"# {repo_name}\n")
     log_path, metrics_path = folder / "training_log.json", folder / "metrics.json"
     log = json.loads(log_path.read_text()) if log_path.is_file() else {}
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
