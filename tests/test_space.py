@@ -83,7 +83,7 @@ def vae_tab(page) -> None:
     page.get_by_role("tab", name="VAE").click()
     page.locator("#vae-frames img").first.wait_for()
     page.locator("#vae-map img").wait_for()
-    page.locator("#vae-samples img").wait_for()
+    page.locator("#vae-samples img").wait_for(state="attached")  # drawn; lazy-loaded below the fold
     examples = page.locator(".block:has(> label:has-text('Or click a test image')) img")
     examples.first.wait_for()
     assert examples.count() >= 10
