@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The handlers that do model work, one GPU request a call; every other function runs without a GPU.
 GPU_HANDLERS = {
-    "aigc.ui.gan": ["gan_generate", "gan_sweep", "preview_strips", "seed_grid", "latent_json", "restore",
+    "aigc.ui.gan": ["gan_generate", "gan_sweep", "preview_strips", "seed_grid_picture", "latent_json", "restore",
                     "share_link"],
     "aigc.ui.nearest": ["nearest", "nearest_to_frame"],
     "aigc.ui.vae": ["vae_interpolate", "latent_views", "manifold_view", "decode_click", "prior_samples",
@@ -33,8 +33,9 @@ GPU_HANDLERS = {
     "aigc.ui.text": ["text_generate", "candidates_view", "attention_view"],
     "aigc.ui.compare": ["compare", "measure"],
 }
-# Called by the select events with the click's pixel: the event's gr.SelectData does not unpickle.
-CALLED_BY_A_HANDLER = {("aigc.ui.vae", "decode_click")}
+# Called by the handler an event calls: with the click's pixel, as the select events' gr.SelectData does not
+# unpickle; only when the grid is shown, so that a slider let go with the grid hidden asks for no GPU.
+CALLED_BY_A_HANDLER = {("aigc.ui.vae", "decode_click"), ("aigc.ui.gan", "seed_grid_picture")}
 WORKER_TIMEOUT_S = 300
 
 
@@ -42,6 +43,7 @@ WORKER_TIMEOUT_S = 300
 
 decorated = []  # [module, qualname, duration] of every function given to GPU
 in_worker = False  # True in the forked process that runs a decorated function
+calls = []  # the qualname of each decorated function run, in the order they asked for a GPU
 
 
 def GPU(task=None, *, duration=None):
@@ -69,6 +71,7 @@ def forked(task, args, kwargs):
         return
     import gradio as gr
 
+    calls.append(task.__qualname__)
     arguments = pickle.dumps((args, kwargs))
     reader, writer = multiprocessing.get_context("fork").Pipe(duplex=False)
     process = multiprocessing.get_context("fork").Process(target=worker, args=(task, arguments, writer), daemon=True)
@@ -216,6 +219,9 @@ public("/compare_measure", lambda: client.predict(dataset="mnist", samples=200, 
 
 private("preview_strips", lambda: gan.preview_strips("gan-mnist", 3, 5, 0.7, "SeFa"))
 private("seed_grid", lambda: gan.seed_grid(True, "gan-mnist", 3, 5, 0.7, "SeFa", *offsets))
+before = len(fake.calls)
+private("hidden seed_grid", lambda: gan.seed_grid(False, "gan-mnist", 3, 5, 0.7, "SeFa", *offsets))
+report["GPU calls of a hidden grid"] = len(fake.calls) - before
 state = gan.latent_json("gan-mnist", 3, 5, 0.7, "GANSpace", *offsets)
 private("latent_json", lambda: state)
 private("restore", lambda: gan.restore(state))
@@ -295,7 +301,8 @@ def test_a_user_error_in_a_gpu_handler_keeps_its_message(report):
 def test_the_page_events_that_use_a_model_work_through_the_worker(report):
     failed = {name: result for name, result in report["private"].items() if str(result).startswith("error")}
     assert not failed
-    assert report["private"]["seed_grid"] == "Image"
+    assert report["private"]["seed_grid"] == report["private"]["hidden seed_grid"] == "Image"
+    assert report["GPU calls of a hidden grid"] == 0
     assert report["private"]["latent_views"] == ["Image", "Image", "Image"]
     assert report["private"]["decode_map_click"] == "Image"
     assert report["private"]["candidates_view"] == "Figure"

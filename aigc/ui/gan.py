@@ -56,11 +56,16 @@ def preview_strips(model, label, seed, truncation, method):
     return studio.preview_strips(model, label, seed, truncation, method)
 
 
-@gpu(duration=10)
-@user_errors
 def seed_grid(show, model, label, seed, truncation, method, *offsets):
+    """The grid of seeds, drawn (on a GPU) only when it is shown: it follows every slider let go."""
     if not show:
         return gr.Image(visible=False)
+    return seed_grid_picture(model, label, seed, truncation, method, *offsets)
+
+
+@gpu(duration=10)
+@user_errors
+def seed_grid_picture(model, label, seed, truncation, method, *offsets):
     return gr.Image(studio.grid(model, label, seed, truncation, offsets, method), visible=True)
 
 
