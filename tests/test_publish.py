@@ -30,7 +30,7 @@ from aigc.bench import free_port
 from aigc.hub import WEIGHTS_DIR, ModelLoadError
 from aigc.models import GPT, GPTConfig
 from aigc.models.gpt2 import BPETokenizer
-from aigc.publish import PIPELINE_TAGS, push, space_files
+from aigc.publish import PIPELINE_TAGS, publish_space, push, space_files
 from aigc.studio import gan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,6 +179,18 @@ def test_the_space_gets_the_app_and_its_examples_but_not_the_weights_or_tests(pu
     assert hub.files(SPACE, "space")[".gitattributes"] == (ROOT / ".gitattributes").read_bytes()
     assert f"{len(sent)} files" in printed
     assert hub.repos["space", SPACE].variables == {"AIGC_HUB_NAMESPACE": NAMESPACE}  # where it pulls the models from
+
+
+def test_publishing_the_space_again_removes_what_the_app_no_longer_has(published, monkeypatch):
+    hub, clone, _, _, _ = published
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # conftest keeps this process offline; not for this
+    api = HfApi(endpoint=hub.url, token="hf_fake")
+    (clone / "aigc" / "stale.py").write_text("STALE = True\n")
+    publish_space(SPACE, NAMESPACE, root=clone, api=api)
+    assert "aigc/stale.py" in hub.files(SPACE, "space")
+    (clone / "aigc" / "stale.py").unlink()
+    publish_space(SPACE, NAMESPACE, root=clone, api=api)
+    assert set(hub.files(SPACE, "space")) == set(space_files(clone))
 
 
 def test_a_model_that_would_not_load_is_never_published(tmp_path):
