@@ -15,7 +15,7 @@ import pytest
 from gradio.queueing import Event, Queue
 
 from aigc.bench import percentile
-from aigc.studio import OUTPUT_DIR, output_file
+from aigc.studio import OUTPUT_DIR, OUTPUT_LIFETIME_S, output_file
 from aigc.ui import fairness
 
 FLOOD = {"X-Forwarded-For": "203.0.113.7"}  # one client flooding (an address reserved for documentation)
@@ -193,7 +193,7 @@ def test_files_the_app_writes_are_removed_once_old(monkeypatch):
     old, recent = OUTPUT_DIR / "old-test.gif", OUTPUT_DIR / "recent-test.gif"
     for path in (old, recent):
         path.write_bytes(b"GIF89a")
-    stale = time.time() - 2 * 3600
+    stale = time.time() - OUTPUT_LIFETIME_S - 60
     os.utime(old, (stale, stale))
     output_file(".gif")
     assert not old.exists() and recent.exists()

@@ -39,7 +39,10 @@ def gpu(duration: int):
 
 MAX_SEED = 2**31 - 1  # seeds stay exact in JavaScript numbers and in every widget
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "aigc-studio"
-OUTPUT_LIFETIME_S = 3600
+# Gradio copies a file a handler returns into its own cache (which app.DELETE_CACHE empties): the app's own copy
+# is needed for a moment only, and a Python caller has ten minutes to read it.  After 1,000 varied requests these
+# copies were half the disk the app used, when they were kept an hour.
+OUTPUT_LIFETIME_S = 600
 
 
 class InputError(ValueError):
@@ -74,7 +77,7 @@ def integer(value, name: str, low: int, high: int, default: int) -> int:
 
 
 def output_file(suffix: str) -> Path:
-    """A fresh path for a file the app hands out (a GIF); files older than an hour are removed."""
+    """A fresh path for a file the app hands out (a GIF); files older than OUTPUT_LIFETIME_S are removed."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - OUTPUT_LIFETIME_S
     for old in OUTPUT_DIR.iterdir():

@@ -51,7 +51,8 @@ def client_address(headers, client) -> str:
 
 
 def request_address(request) -> str:
-    return client_address(request.scope.get("headers", []), request.scope.get("client"))
+    scope = getattr(request, "scope", None) or {}  # an event Gradio queued itself has no request
+    return client_address(scope.get("headers", []), scope.get("client"))
 
 
 def too_many(message: str, retry_after: int) -> HTTPException:
