@@ -6,6 +6,7 @@ printed (``pytest -s``); timing is asserted loosely, the rest exactly.
 """
 
 import inspect
+import json
 import os
 import statistics
 import time
@@ -186,6 +187,16 @@ def test_an_upload_that_does_not_declare_its_size_is_refused(app_url):
     sent = httpx.post(f"{app_url}gradio_api/upload", content=chunks(), timeout=60,
                       headers={"Content-Type": "multipart/form-data; boundary=x", **BYSTANDER})
     assert sent.status_code == 411
+
+
+def test_gradio_deletes_every_picture_the_app_hands_out_once_old(app, app_url):
+    """delete_cache deletes only the files Gradio tracks: the pictures (written by aigc.ui.gradio_fixes) must be."""
+    from app import DELETE_CACHE
+
+    assert app.delete_cache == DELETE_CACHE
+    answer = result(app_url, "gan_generate", picture(424242), BYSTANDER)
+    path = json.loads(answer.split("event: complete\ndata: ")[1].splitlines()[0])[0]["path"]
+    assert any(path in files for files in app.temp_file_sets), f"Gradio would never delete {path}"
 
 
 def test_files_the_app_writes_are_removed_once_old(monkeypatch):
