@@ -13,6 +13,9 @@ weights in Hub format to ``--out`` with ``training_log.json`` (the command, the
 wall time, the hardware and the loss curves).  Under
 ``torchrun --nproc_per_node N`` the same command trains data-parallel (DDP:
 gloo on the CPU, NCCL on GPUs); each rank sees its own shard of every batch.
+
+The app's Train tab runs this same code in a thread: it builds the arguments
+with :func:`parse_args` and passes ``Run`` a hook that sees every step.
 """
 
 import argparse
@@ -26,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -35,7 +39,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
-from aigc.data import CLASS_NAMES, load_images, load_text
+from aigc.data import CLASS_NAMES, held_out, load_examples, load_images, load_text
 from aigc.hub import default_device, load
 from aigc.images import save_grid
 from aigc.models import GPT, VAE, Classifier, ClassifierConfig, GANConfig, GPTConfig, VAEConfig
@@ -43,11 +47,25 @@ from aigc.models.gan import build_gan
 from aigc.models.vae import vae_loss
 
 
+class Preview(NamedTuple):
+    """What a run shows of its model: the sample grid (``nrow`` a row) and the samples among them drawn from
+    the model alone (a VAE's grid also holds test pictures and their reconstructions)."""
+
+    grid: torch.Tensor
+    nrow: int
+    samples: torch.Tensor
+
+
+# hook(step, losses, preview) after every step; False stops the run.  Time spent in it is not training time.
+Hook = Callable[[int, dict[str, float], Callable[[], Preview]], bool | None]
+
+
 class Run:
     """What every family's training shares: seed, devices, DDP, checkpoints, budget, progress."""
 
-    def __init__(self, args: argparse.Namespace):
+    def __init__(self, args: argparse.Namespace, hook: Hook | None = None):
         self.args = args
+        self.hook = hook
         self.distributed = "WORLD_SIZE" in os.environ
         if self.distributed:
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -87,16 +105,18 @@ class Run:
                     continue
                 yield order[start + self.rank * per_rank : start + (self.rank + 1) * per_rank]
 
-    def fit(self, state: dict, step_fn: Callable[[], dict[str, float]], sample_fn: Callable[[Path], None]) -> None:
-        """Run step_fn until --steps or --minutes, with checkpoints, samples and a progress bar.
+    def fit(self, state: dict, step_fn: Callable[[], dict[str, float]], sample_fn: Callable[[Path], None],
+            preview_fn: Callable[[], Preview] | None = None) -> None:
+        """Run step_fn until --steps or --minutes (or until the hook says stop), with checkpoints, samples and a
+        progress bar (none when a hook reports progress).
 
         ``state`` holds the modules and optimizers to checkpoint, by name.
         """
         args = self.args
         if args.resume and self.checkpoint.exists():
             self.load_checkpoint(state)
-        bar = tqdm(total=args.steps, initial=self.step, disable=not self.main, dynamic_ncols=True,
-                   desc=self.out.name, smoothing=0.05)
+        bar = tqdm(total=args.steps, initial=self.step, disable=not self.main or self.hook is not None,
+                   dynamic_ncols=True, desc=self.out.name, smoothing=0.05)
         start = time.perf_counter() - self.elapsed
         deadline = start + args.minutes * 60 if args.minutes else math.inf
         while self.step < args.steps and time.perf_counter() < deadline:
@@ -106,6 +126,13 @@ class Run:
             if self.step % args.log_every == 0 or self.step == args.steps:
                 self.history.append({"step": self.step, **{k: round(v, 5) for k, v in losses.items()}})
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+            if self.hook is not None:
+                called = time.perf_counter()
+                go_on = self.hook(self.step, losses, preview_fn)
+                start, deadline = start + time.perf_counter() - called, deadline + time.perf_counter() - called
+                if go_on is False:
+                    self.elapsed = time.perf_counter() - start
+                    break
             self.elapsed = time.perf_counter() - start
             if self.main and self.step % args.sample_every == 0:
                 sample_fn(self.run_dir / "samples" / f"step_{self.step:06d}.png")
@@ -142,7 +169,7 @@ class Run:
             (self.out / "README.md").unlink(missing_ok=True)  # the card is written by aigc.evaluate
             sample_fn(self.out / "samples.png")
             log = {
-                "command": "python -m aigc.train " + shlex.join(sys.argv[1:]),
+                "command": self.args.command,
                 "data": data,
                 "steps": self.step,
                 "world_size": self.world,
@@ -181,6 +208,21 @@ def hardware(device: torch.device) -> str:
     return f"CPU: {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} thread(s) used"
 
 
+def training_set(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """(images, labels, what they are): the train split, or with --examples the 1,000 pictures shipped in the
+    package, for a quick run where no data is prepared (a Space); those are then no longer held out."""
+    if args.examples:
+        pixels, labels, _ = load_examples(args.data)
+        images = torch.from_numpy(pixels.astype("float32") / 255.0).unsqueeze(1)
+        return images, torch.from_numpy(labels.astype("int64")), f"{args.data} examples ({len(labels)} images)"
+    images, labels = load_images(args.data, "train")
+    return images, labels, f"{args.data} train split ({len(images)} images)"
+
+
+def save_preview(preview: Preview, path: Path) -> None:
+    save_grid(preview.grid, path, nrow=preview.nrow)
+
+
 def random_shift(x: torch.Tensor, pixels: int, flip: bool) -> torch.Tensor:
     """Augmentation: shift each image by up to ``pixels`` (and mirror it, for clothes)."""
     n, _, h, w = x.shape
@@ -196,7 +238,7 @@ def random_shift(x: torch.Tensor, pixels: int, flip: bool) -> torch.Tensor:
 
 
 def train_classifier(args: argparse.Namespace, run: Run) -> None:
-    images, labels = load_images(args.data, "train")
+    images, labels, data = training_set(args)
     config = ClassifierConfig(class_names=CLASS_NAMES[args.data], num_classes=len(CLASS_NAMES[args.data]),
                               width=args.width or 32)
     model = run.wrap(Classifier(config))
@@ -225,7 +267,7 @@ def train_classifier(args: argparse.Namespace, run: Run) -> None:
         net.train()
 
     run.fit({"model": model, "optimizer": optimizer, "schedule": schedule}, step, sample)
-    run.export(model, sample, f"{args.data} train split ({len(images)} images)")
+    run.export(model, sample, data)
 
 
 GAN_LOSSES = ("bce", "hinge", "wgan-gp")
@@ -269,7 +311,7 @@ def mode_seeking_loss(z1: torch.Tensor, z2: torch.Tensor, x1: torch.Tensor, x2: 
 
 
 def train_gan(args: argparse.Namespace, run: Run) -> None:
-    images, labels = load_images(args.data, "train")
+    images, labels, data = training_set(args)
     names = CLASS_NAMES[args.data]
     mlp = args.family == "mlp-gan"
     config = GANConfig(model_type="mlp-gan" if mlp else "dcgan", latent_dim=args.latent_dim or 64,
@@ -314,17 +356,20 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
         ema.update_parameters(unwrap(generator))
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
+    def preview() -> Preview:  # a row a class, the same latents every time
+        samples = ema.module.eval().generate(fixed_z, fixed_labels)
+        return Preview(samples, 8, samples)
+
     def sample(path: Path) -> None:
-        net = ema.module.eval()
-        save_grid(net.generate(fixed_z, fixed_labels), path, nrow=8)
+        save_preview(preview(), path)
 
     run.fit({"generator": generator, "discriminator": discriminator, "ema": ema,
-             "opt_g": opt_g, "opt_d": opt_d}, step, sample)
-    run.export(ema.module, sample, f"{args.data} train split ({len(images)} images), {args.loss} loss")
+             "opt_g": opt_g, "opt_d": opt_d}, step, sample, preview)
+    run.export(ema.module, sample, f"{data}, {args.loss} loss")
 
 
 def train_vae(args: argparse.Namespace, run: Run) -> None:
-    images, _ = load_images(args.data, "train")
+    images, _, data = training_set(args)
     names = CLASS_NAMES[args.data]
     config = VAEConfig(latent_dim=args.latent_dim or 16, num_classes=len(names), class_names=names,
                        width=args.width or 32)
@@ -332,28 +377,32 @@ def train_vae(args: argparse.Namespace, run: Run) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=1e-5)
     batches = run.batches(len(images), args.batch_size)
-    fixed = load_images(args.data, "test")[0][:32]
+    fixed = held_out(args.data).images[:32]
 
     def step() -> dict[str, float]:
         x = images[next(batches)].to(run.device)
         logits, mu, logvar = model(x)
-        loss, reconstruction, kl = vae_loss(logits, x, mu, logvar)
+        _, reconstruction, kl = vae_loss(logits, x, mu, logvar)
+        loss = reconstruction + args.beta * kl  # β = 1: the negative ELBO
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
         return {"loss": loss.item(), "reconstruction": reconstruction.item(), "kl": kl.item()}
 
-    def sample(path: Path) -> None:  # test images above their reconstructions, then prior samples
+    def preview() -> Preview:  # test images above their reconstructions, then samples of the prior
         net = unwrap(model).eval()
         with torch.no_grad():
-            prior = net.decode(torch.randn(32, config.latent_dim, generator=torch.Generator().manual_seed(0)))
-            grid = torch.cat([fixed, net.decode(net.encode(fixed)[0]).cpu(), prior.cpu()])
-        save_grid(grid, path, nrow=16)
+            prior = net.decode(torch.randn(32, config.latent_dim, generator=torch.Generator().manual_seed(0))).cpu()
+            grid = torch.cat([fixed, net.decode(net.encode(fixed)[0]).cpu(), prior])
         net.train()
+        return Preview(grid, 16, prior)
 
-    run.fit({"model": model, "optimizer": optimizer, "schedule": schedule}, step, sample)
-    run.export(model, sample, f"{args.data} train split ({len(images)} images)")
+    def sample(path: Path) -> None:
+        save_preview(preview(), path)
+
+    run.fit({"model": model, "optimizer": optimizer, "schedule": schedule}, step, sample, preview)
+    run.export(model, sample, data)
 
 
 def train_gpt(args: argparse.Namespace, run: Run) -> None:
@@ -451,11 +500,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--width", type=int, help="feature maps or hidden units (default: the family's)")
     p.add_argument("--latent-dim", type=int)
+    p.add_argument("--examples", action="store_true",
+                   help="train on the 1,000 pictures shipped in the package (a quick run without prepared data)")
     gan = p.add_argument_group("GAN")
     gan.add_argument("--loss", choices=GAN_LOSSES, default="hinge")
     gan.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
     gan.add_argument("--mode-seeking", type=float, default=0.0, help="weight of the MSGAN diversity term (0 = off)")
     gan.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average")
+    vae = p.add_argument_group("VAE")
+    vae.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1 = the ELBO; β-VAE above)")
     gpt = p.add_argument_group("GPT")
     gpt.add_argument("--block-size", type=int, help="context length (default: 256, or the --init-from model's)")
     gpt.add_argument("--n-layer", type=int, default=4)
@@ -466,6 +519,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if (args.family == "gpt") != (args.data == "shakespeare"):
         p.error("the GPT trains on --data shakespeare, the image models on mnist or fashion")
+    args.command = "python -m aigc.train " + shlex.join(sys.argv[1:] if argv is None else argv)
     return args
 
 
