@@ -4,6 +4,9 @@ A client is an address: behind the Spaces proxy (``SPACE_ID`` set, or
 ``AIGC_BEHIND_PROXY`` wherever the operator runs one) the first address of
 ``X-Forwarded-For``, the visitor's as the proxy saw it; anywhere else the
 connection's own address (a header a client sends itself proves nothing there).
+Were a proxy to keep an X-Forwarded-For the client sent and append to it, the
+first address would be the client's word: behind such a proxy, key on the
+address it appends instead.
 
 - Pending events.  Gradio has one queue of ``max_size`` events for everyone: ~45
   long generations from one client filled it, and every other person then got
@@ -33,7 +36,6 @@ PENDING_PER_CLIENT = 32  # above the ~17 events of a page load: two tabs opened 
 HEAVY_PER_CLIENT = 8  # above what a page load opened from a share link queues there
 HEAVY_ID = "heavy"
 UPLOAD_BYTES_PER_MINUTE = 40 * 2**20  # two pictures of the largest size allowed (app.MAX_FILE_SIZE) a minute
-QUEUE_ROUTES = ("/gradio_api/queue/join", "/gradio_api/call/")
 
 
 def behind_proxy() -> bool:
