@@ -301,6 +301,21 @@ class GPT(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "g
         return torch.stack(maps)
 
     @torch.inference_mode()
+    def attention_row(self, idx: torch.Tensor, layer: int) -> torch.Tensor:
+        """idx: long [T], one sequence -> how its last token attends to every token, per head: [n_head, T].
+
+        Row T - 1 of ``attention_maps(idx)[layer]`` (layer counted from 0), for one query: a token's view
+        costs T weights a head, where the whole maps of GPT-2's 1,024-token window would take 600 MB.
+        """
+        x = self.embed(idx[None])
+        for block in self.transformer.h[:layer]:
+            x = block(x)
+        attn = self.transformer.h[layer].attn
+        q, k, _ = attn.queries_keys_values(self.transformer.h[layer].ln_1(x))
+        scores = q[:, :, -1:] @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])
+        return scores.softmax(dim=-1)[0, :, 0]
+
+    @torch.inference_mode()
     def stream_tokens(
         self,
         ids: list[int],

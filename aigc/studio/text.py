@@ -6,17 +6,19 @@
 - **Candidates** at any point of the text: the ten likeliest next tokens, with
   their probabilities before (the model's own softmax, temperature 1) and after
   the sampling settings (what the token was actually drawn from).
-- **Attention** over the prompt: for one layer and head, how much each token
-  looks at each earlier one.
+- **Attention** of any token, prompt or written: how much it looks at each
+  earlier token of its window, for every head of a layer, drawn over the text.
+- **One token at a time**: a step writes what a whole generation with the same
+  seed writes, one token further.
 
 The models: the bundled character-level GPTs, and GPT-2 (124M, byte-level BPE)
 from the Hub, downloaded on first use.
 """
 
+import html
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -24,9 +26,6 @@ import torch.nn.functional as F
 from aigc.models.gpt import StreamDecoder, context_start, next_token_probs
 from aigc.studio import MAX_SEED, InputError, integer, number
 from aigc.studio.models import registry
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 DEFAULT_MODEL = "gpt-shakespeare"
 GPT2 = "openai-community/gpt2"
@@ -41,7 +40,8 @@ MAX_PROMPT_CHARS = 20_000  # longer prompts are refused; the model itself sees o
 MAX_TEMPERATURE, DEFAULT_TEMPERATURE = 2.0, 0.8
 MIN_TOP_P = 0.01
 CANDIDATES = 10
-ATTENTION_TOKENS = 128  # the attention map covers at most the prompt's last 128 tokens (a readable picture)
+ATTENTION_SHOWN = 400  # tokens of a window drawn in the attention view (the window itself may be 1,024)
+SMALL_SHOWN = 60  # and in each head's small copy
 CONTEXT_SHOWN = 24  # characters of context in a chart's title
 
 
@@ -56,6 +56,7 @@ class Continuation:
     top_p: float | None
     prompt_ids: list[int]  # the part of the prompt the model sees
     prompt: str  # its text
+    prompt_pieces: list[str] = field(default_factory=list)  # each of its tokens' text, as ``pieces``
     given_prompt: str = ""  # the prompt as it was given (a share link repeats it)
     tokens: list[int] = field(default_factory=list)
     pieces: list[str] = field(default_factory=list)  # each token's text ("" while a character is incomplete)
@@ -74,6 +75,17 @@ class Continuation:
         """The ids the model saw when it drew token ``position`` (len(tokens): the next one)."""
         ids = self.prompt_ids + self.tokens[:position]
         return ids[context_start(len(self.prompt_ids), position, block_size) :]
+
+    def window(self, item: int, block_size: int) -> list[int]:
+        """The window that ends with token ``item`` of prompt + continuation: what it attended over."""
+        if item < len(self.prompt_ids):
+            return self.prompt_ids[: item + 1]
+        return self.context(item - len(self.prompt_ids) + 1, block_size)
+
+    def matches(self, prompt, temperature, top_k, top_p, model) -> bool:
+        """Whether this continuation was written from ``prompt`` with these (checked) settings."""
+        return (self.given_prompt, self.temperature, self.top_k, self.top_p, self.model) == (
+            str(prompt or ""), temperature, top_k, top_p, model)
 
 
 def gpt_models() -> list[str]:
@@ -117,29 +129,44 @@ def encode_prompt(gpt, prompt) -> tuple[list[int], list[str]]:
     return ids[-block:], [f"The prompt has {len(ids):,} {unit(gpt)}s; the model sees only its last {block}."]
 
 
+def sampling(gpt, temperature, top_k, top_p) -> tuple[float, int | None, float | None]:
+    """temperature, top_k and top_p clamped to [0, 2], [0, vocabulary] and [0.01, 1] -> as next_token_probs
+    takes them: top_k 0 and top_p 1 (off) become None."""
+    temperature = number(temperature, "temperature", 0.0, MAX_TEMPERATURE, DEFAULT_TEMPERATURE)
+    top_k = integer(top_k, "top_k", 0, gpt.config.vocab_size, 0)
+    top_p = number(top_p, "top_p", MIN_TOP_P, 1.0, 1.0)
+    return temperature, top_k or None, top_p if top_p < 1 else None
+
+
+def begin(prompt: str | None = "", temperature=DEFAULT_TEMPERATURE, top_k=0, top_p=1.0, seed=None,
+          model: str = DEFAULT_MODEL) -> Continuation:
+    """A continuation of no tokens yet: the prompt as the model sees it, the settings checked, the seed drawn."""
+    gpt = get_model(model)
+    prompt_ids, notes = encode_prompt(gpt, prompt)
+    settings = sampling(gpt, temperature, top_k, top_p)
+    if seed is None or str(seed).strip() == "":
+        seed = random.randint(0, MAX_SEED)
+    seed = integer(seed, "seed", 0, MAX_SEED, 0)
+    decoder = StreamDecoder(gpt.tokenizer)
+    pieces = [decoder.push(token) for token in prompt_ids]
+    pieces[-1] += decoder.flush()
+    return Continuation(model, seed, *settings, prompt_ids, gpt.tokenizer.decode(prompt_ids), pieces,
+                        str(prompt or ""), notes=notes)
+
+
 def stream(prompt: str | None = "", max_new_tokens=DEFAULT_NEW_TOKENS, temperature=DEFAULT_TEMPERATURE, top_k=0,
            top_p=1.0, seed=None, model: str = DEFAULT_MODEL) -> Iterator[Continuation]:
     """Yield the same Continuation after each new token.
 
-    max_new_tokens is clamped to [1, 2000], temperature to [0, 2] (0 = greedy),
-    top_k to [0, vocabulary] (0 = off), top_p to [0.01, 1] (1 = off); seed None
+    max_new_tokens is clamped to [1, 2000], the settings as :func:`sampling` says; seed None
     (or empty) draws a random seed, which is reported.
     """
+    continuation = begin(prompt, temperature, top_k, top_p, seed, model)
     gpt = get_model(model)
-    prompt_ids, notes = encode_prompt(gpt, prompt)
     max_new_tokens = integer(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS, DEFAULT_NEW_TOKENS)
-    temperature = number(temperature, "temperature", 0.0, MAX_TEMPERATURE, DEFAULT_TEMPERATURE)
-    top_k = integer(top_k, "top_k", 0, gpt.config.vocab_size, 0)
-    top_p = number(top_p, "top_p", MIN_TOP_P, 1.0, 1.0)
-    if seed is None or str(seed).strip() == "":
-        seed = random.randint(0, MAX_SEED)
-    seed = integer(seed, "seed", 0, MAX_SEED, 0)
-
-    continuation = Continuation(model, seed, temperature, top_k or None, top_p if top_p < 1 else None, prompt_ids,
-                                gpt.tokenizer.decode(prompt_ids), str(prompt or ""), notes=notes)
     decoder = StreamDecoder(gpt.tokenizer)
-    tokens = gpt.stream_tokens(prompt_ids, max_new_tokens, continuation.temperature, continuation.top_k,
-                               continuation.top_p, seed)
+    tokens = gpt.stream_tokens(continuation.prompt_ids, max_new_tokens, continuation.temperature,
+                               continuation.top_k, continuation.top_p, continuation.seed)
     for token, probs in tokens:
         continuation.tokens.append(token)
         continuation.pieces.append(decoder.push(token))
@@ -148,6 +175,31 @@ def stream(prompt: str | None = "", max_new_tokens=DEFAULT_NEW_TOKENS, temperatu
     if tail := decoder.flush():  # an incomplete character at the very end
         continuation.pieces[-1] += tail
         yield continuation
+
+
+def last(continuations: Iterator[Continuation]) -> Continuation:
+    for continuation in continuations:
+        pass
+    return continuation
+
+
+def step(continuation: Continuation | None, prompt: str | None = "", temperature=DEFAULT_TEMPERATURE, top_k=0,
+         top_p=1.0, seed=None, model: str = DEFAULT_MODEL) -> Continuation:
+    """The continuation one token longer: what :func:`stream` writes with its seed and one token more.
+
+    So a step writes what Generate writes with the same seed, one token at a time.  A continuation of
+    another prompt, model, settings or seed (or none) starts again from the prompt.
+    """
+    start = begin(prompt, temperature, top_k, top_p, seed, model)
+    settings = (prompt, start.temperature, start.top_k, start.top_p, model)
+    same_seed = seed is None or str(seed).strip() == "" or start.seed == getattr(continuation, "seed", None)
+    if isinstance(continuation, Continuation) and continuation.matches(*settings) and same_seed:
+        start.seed, length = continuation.seed, len(continuation.tokens) + 1
+    else:
+        length = 1
+    if length > MAX_NEW_TOKENS:
+        raise InputError(f"The continuation has {MAX_NEW_TOKENS:,} tokens, the most one writes here")
+    return last(stream(prompt, length, temperature, top_k, top_p, start.seed, model))
 
 
 def shared_state(continuation: Continuation | None) -> dict:
@@ -184,6 +236,7 @@ class Candidates:
     after: list[float]  # the distribution the token is drawn from: after temperature, top-k and top-p
     drawn: int | None  # the index in labels of the token that was drawn there, if one was
     title: str
+    tokens: list[str] = field(default_factory=list)  # the tokens' own text (labels make spaces visible)
 
 
 @torch.inference_mode()
@@ -203,10 +256,11 @@ def token_label(gpt, token: int) -> str:
     return text.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥") or "∅"
 
 
-def candidates(continuation: Continuation | None, position=None) -> Candidates:
+def candidates(continuation: Continuation | None, position=None, settings: tuple | None = None) -> Candidates:
     """The candidates for token ``position`` of the continuation (None or past the end: the next token).
 
-    Computed again from the ids the model saw there (one forward pass), under the continuation's own settings.
+    Computed again from the ids the model saw there (one forward pass), under the continuation's own settings,
+    or under ``settings`` (temperature, top_k, top_p, as the sliders stand) to show what they would change.
     """
     if continuation is None or not isinstance(continuation, Continuation):
         raise InputError("Generate a continuation first; then click any of its tokens")
@@ -214,7 +268,9 @@ def candidates(continuation: Continuation | None, position=None) -> Candidates:
     end = len(continuation.tokens)
     position = end if position is None else integer(position, "position", 0, end, end)
     context = continuation.context(position, gpt.config.block_size)
-    before, after = distributions(gpt, context, continuation.temperature, continuation.top_k, continuation.top_p)
+    temperature, top_k, top_p = sampling(gpt, *settings) if settings is not None else (
+        continuation.temperature, continuation.top_k, continuation.top_p)
+    before, after = distributions(gpt, context, temperature, top_k, top_p)
     ids = before.topk(min(CANDIDATES, before.numel())).indices.tolist()
     drawn = continuation.tokens[position] if position < end else None
     if drawn is not None and drawn not in ids:
@@ -222,77 +278,142 @@ def candidates(continuation: Continuation | None, position=None) -> Candidates:
     shown = gpt.tokenizer.decode(context)[-CONTEXT_SHOWN:].replace("\n", "↵")
     where = "The next token" if drawn is None else f"{unit(gpt).capitalize()} {position + 1} of the continuation"
     return Candidates([token_label(gpt, i) for i in ids], before[ids].tolist(), after[ids].tolist(),
-                      None if drawn is None else ids.index(drawn), f"{where}, after\n“…{shown}”")
+                      None if drawn is None else ids.index(drawn), f"{where}, after “…{shown}”",
+                      [gpt.tokenizer.decode([i]) for i in ids])
 
 
-def candidates_figure(c: Candidates) -> "Figure":
-    """Horizontal bars, likeliest on top: before (grey) and after (blue) the sampling settings."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # here: the app starts sooner without it
-    from matplotlib.figure import Figure
+def next_token(prompt: str | None = "", temperature=DEFAULT_TEMPERATURE, top_k=0, top_p=1.0, seed=None,
+               model: str = DEFAULT_MODEL) -> dict:
+    """One sampling step after the prompt, as JSON: the token drawn (the first that :func:`stream` writes
+    with the same seed) and the likeliest candidates, with their probabilities before and after the settings."""
+    continuation = last(stream(prompt, 1, temperature, top_k, top_p, seed, model))
+    c = candidates(continuation, 0)
+    listed = [{"token": token, "p": p, "p_filtered": p_filtered}
+              for token, p, p_filtered in zip(c.tokens, c.before, c.after)]
+    return {"token": c.tokens[c.drawn], "seed": continuation.seed, "candidates": listed}
 
-    figure = Figure(figsize=(6, 5), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    rows = torch.arange(len(c.labels)).float()
-    height = 0.4
-    for offset, values, colour, label in [(-height / 2, c.before, "#9ca3af", "model's softmax (temperature 1)"),
-                                          (height / 2, c.after, "#2563eb", "sampled from (after the settings)")]:
-        bars = axes.barh(rows + offset, values, height, color=colour, label=label)
-        axes.bar_label(bars, [f"{p:.0%}" if p >= 0.01 else "" for p in values], padding=2, fontsize=7)
-    labels = [f"{label}  ◀ drawn" if i == c.drawn else label for i, label in enumerate(c.labels)]
-    axes.set_yticks(rows.tolist(), labels, fontsize=10, parse_math=False)  # text as written: "$" is no maths
-    if c.drawn is not None:
-        axes.get_yticklabels()[c.drawn].set_color("#dc2626")
-    axes.invert_yaxis()
-    axes.set_xlim(0, 1.1)
-    axes.set_xlabel("probability")
-    axes.set_title(c.title, fontsize=10, parse_math=False)
-    axes.legend(loc="lower right", fontsize=8, frameon=False)
-    axes.grid(axis="x", alpha=0.3)
-    figure.tight_layout()
-    return figure
+
+def bar(value: float, colour: str) -> str:
+    return f'<span class="bar" style="width:{100 * value:.1f}%;background:{colour}"></span>'
+
+
+def candidates_html(c: Candidates) -> str:
+    """The candidates as bars, likeliest on top: before (grey) and after (blue) the sampling settings.
+
+    HTML rather than a picture: each row names its exact probabilities on hover, and the text takes the page's
+    colours, light or dark.
+    """
+    rows = []
+    for i, (label, before, after) in enumerate(zip(c.labels, c.before, c.after)):
+        drawn = ' class="drawn"' if i == c.drawn else ""
+        rows.append(
+            f'<div{drawn} title="{html.escape(label)}: {before:.4f} by the model, {after:.4f} after the settings">'
+            f'<code>{html.escape(label)}{" ◀ drawn" if drawn else ""}</code>'
+            f'<span class="bars">{bar(before, "#9ca3af")}{bar(after, "#2563eb")}</span>'
+            f"<span>{before:.1%} → {after:.1%}</span></div>"
+        )
+    return (f'<style>{CANDIDATES_CSS}</style><div class="aigc-candidates"><p>{html.escape(c.title)}</p>'
+            '<p class="legend"><span style="color:#9ca3af">■</span> the model\'s softmax (temperature 1) '
+            '<span style="color:#2563eb">■</span> sampled from (after temperature, top-k, top-p)</p>'
+            f'{"".join(rows)}</div>')
+
+
+CANDIDATES_CSS = """
+.aigc-candidates > div { display: grid; grid-template-columns: 9em 1fr 9em; gap: 0.5em; align-items: center; }
+.aigc-candidates > div.drawn code { color: #dc2626; font-weight: bold; }
+.aigc-candidates .bars { display: flex; flex-direction: column; gap: 2px; }
+.aigc-candidates .bar { display: block; height: 0.55em; min-width: 1px; border-radius: 2px; }
+.aigc-candidates .legend { font-size: 0.85em; }
+"""
 
 
 # --- attention ------------------------------------------------------------------------------------
 
 @dataclass
-class AttentionMap:
-    """One head's attention over the prompt: row i is how token i spreads its attention over tokens 0..i."""
+class TokenAttention:
+    """How one token of a window spreads its attention over itself and the tokens before it, head by head."""
 
-    labels: list[str]
-    weights: torch.Tensor  # [T, T], rows summing to 1, zero above the diagonal
-    title: str
+    tokens: list[str]  # the window's tokens, as text
+    index: int  # the attending token's, in the window
+    layer: int  # counted from 1
+    heads: torch.Tensor  # [n_head, index + 1]: each row sums to 1
+
+    def as_json(self) -> dict:
+        return {"tokens": self.tokens, "index": self.index, "layer": self.layer, "heads": self.heads.tolist()}
 
 
-def attention(prompt: str | None = "", layer=1, head=1, model: str = DEFAULT_MODEL) -> AttentionMap:
-    """The attention of one layer and head (both counted from 1, as the sliders show) over the prompt."""
+def checked(value, name: str, low: int, high: int, default: int) -> int:
+    """An integer in [low, high]; out of it, an InputError that gives the range (a wrong index is no clamp)."""
+    number_ = integer(value, name, -(2**62), 2**62, default)
+    if not low <= number_ <= high:
+        raise InputError(f"{name} must be between {low} and {high} here, not {number_}")
+    return number_
+
+
+def window_attention(gpt, window: list[int], index: int, layer: int) -> TokenAttention:
+    """Token ``index`` of ``window`` attending, in ``layer`` (from 1): causal, so the tokens after it do not count."""
+    heads = gpt.attention_row(torch.tensor(window[: index + 1], device=gpt.device), layer - 1).float().cpu()
+    return TokenAttention([gpt.tokenizer.decode([i]) for i in window], index, layer, heads)
+
+
+def attention(text: str | None = "", index=-1, layer=1, model: str = DEFAULT_MODEL) -> TokenAttention:
+    """The attention of token ``index`` (from 0; negative counts from the end) of the text's window (its last
+    block_size tokens) over the earlier ones, for every head of ``layer`` (from 1)."""
     gpt = get_model(model)
-    ids, _ = encode_prompt(gpt, prompt)
-    ids = ids[-ATTENTION_TOKENS:]
-    layer = integer(layer, "layer", 1, gpt.config.n_layer, 1)
-    head = integer(head, "head", 1, gpt.config.n_head, 1)
-    maps = gpt.attention_maps(torch.tensor(ids, device=gpt.device))
-    title = f"Layer {layer}, head {head}: who attends to whom ({len(ids)} {unit(gpt)}s of the prompt)"
-    return AttentionMap([token_label(gpt, i) for i in ids], maps[layer - 1, head - 1].float().cpu(), title)
+    if not str(text or ""):
+        raise InputError("Give a text: the attention is that of one of its tokens")
+    window, _ = encode_prompt(gpt, text)
+    index = checked(index, "index", -len(window), len(window) - 1, -1) % len(window)
+    return window_attention(gpt, window, index, checked(layer, "layer", 1, gpt.config.n_layer, 1))
 
 
-def attention_figure(a: AttentionMap) -> "Figure":
-    """The map as a heatmap: queries down, keys across; every token labelled while they stay readable."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # here: the app starts sooner without it
-    from matplotlib.figure import Figure
+def token_attention(continuation: Continuation | None, item=None, layer=1) -> TokenAttention:
+    """The attention of token ``item`` of prompt + continuation (None: the last), over the window it was read in."""
+    if continuation is None or not isinstance(continuation, Continuation):
+        raise InputError("Generate a continuation first; then click any of its tokens")
+    gpt = get_model(continuation.model)
+    end = len(continuation.prompt_ids) + len(continuation.tokens) - 1
+    window = continuation.window(end if item is None else integer(item, "token", 0, end, end), gpt.config.block_size)
+    return window_attention(gpt, window, len(window) - 1, integer(layer, "layer", 1, gpt.config.n_layer, 1))
 
-    figure = Figure(figsize=(6, 5), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    image = axes.imshow(a.weights.numpy(), cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
-    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.03, label="attention weight")
-    step = max(1, len(a.labels) // 40)
-    ticks = list(range(0, len(a.labels), step))
-    size = 9 if len(a.labels) <= 20 else 8 if len(a.labels) <= 40 else 6
-    axes.set_xticks(ticks, [a.labels[i] for i in ticks], rotation=90, fontsize=size, parse_math=False)
-    axes.set_yticks(ticks, [a.labels[i] for i in ticks], fontsize=size, parse_math=False)
-    axes.set_xlabel("attended token (key)")
-    axes.set_ylabel("attending token (query)")
-    axes.set_title(a.title, fontsize=10)
-    figure.tight_layout()
-    return figure
+
+def tinted(a: TokenAttention, head: int, shown: int = ATTENTION_SHOWN) -> str:
+    """The window's text up to the attending token (its last ``shown`` tokens), each token tinted by the weight
+    ``head`` gives it."""
+    weights = a.heads[head]
+    strongest = float(weights.max())
+    first = max(0, a.index + 1 - shown)
+    spans = [f"<span>… {first} earlier tokens ({float(weights[:first].sum()):.0%} of the attention)</span> "
+             ] if first else []
+    for i in range(first, a.index + 1):
+        weight = float(weights[i])
+        text = html.escape(a.tokens[i]).replace("\n", "↵\n") or "∅"
+        query = ' class="query"' if i == a.index else ""
+        spans.append(f'<span{query} title="token {i}: {weight:.4f}" '
+                     f'style="background:rgba(249,115,22,{0.85 * weight / strongest:.2f})">{text}</span>')
+    return "".join(spans)
+
+
+def attention_html(a: TokenAttention, head: int = 1) -> str:
+    """The attending token (outlined) and what it attends to, tinted over the text: ``head`` (from 1) large,
+    every head of the layer small beside it."""
+    head = integer(head, "head", 1, len(a.heads), 1)
+    query = html.escape(a.tokens[a.index]).replace("\n", "↵")
+    small = "".join(
+        f'<figure class="{"chosen" if h == head - 1 else ""}"><figcaption>head {h + 1}</figcaption>'
+        f'<div class="text">{tinted(a, h, SMALL_SHOWN)}</div></figure>' for h in range(len(a.heads)))
+    return (f'<style>{ATTENTION_CSS}</style><div class="aigc-attention"><p>Layer {a.layer}, head {head}: what <span class="query">{query}</span> '
+            f"(token {a.index + 1} of its window of {len(a.tokens)}) attends to; the deeper the colour, the more. "
+            f'Hover a token for its weight.</p><div class="text large">{tinted(a, head - 1)}</div>'
+            f'<p>Every head of layer {a.layer}:</p><div class="heads">{small}</div></div>')
+
+
+ATTENTION_CSS = """
+.aigc-attention .text { white-space: pre-wrap; font-family: ui-monospace, monospace; line-height: 1.5; }
+.aigc-attention .text.large { max-height: 24em; overflow-y: auto; }
+.aigc-attention .query { outline: 2px solid #dc2626; border-radius: 2px; }
+.aigc-attention .heads { display: grid; grid-template-columns: repeat(auto-fill, minmax(14em, 1fr)); gap: 0.5em; }
+.aigc-attention figure { margin: 0; border: 1px solid var(--border-color-primary, #ccc); padding: 0.25em; }
+.aigc-attention figure.chosen { border: 2px solid #f97316; }
+.aigc-attention figure .text { font-size: 0.6em; line-height: 1.2; max-height: 12em; overflow: hidden; }
+"""

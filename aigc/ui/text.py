@@ -1,20 +1,22 @@
-"""The Transformer tab: a streamed continuation coloured by how sure the model was of each token, and two views
-inside the model: the candidates at any token (click it) and the attention of one layer and head over the prompt.
+"""The Transformer tab: a streamed continuation coloured by how sure the model was of each token, written at the
+speed one picks or one token a press, and two views inside the model at any token (click it): the candidates it
+was drawn from, which follow the sampling sliders as they move, and its attention over the text before it.
 
-Only ``/text_generate`` is public API; the other events are private to the page.
+Public API: ``/text_generate``, ``/next_token`` and ``/attention``; the other events are private to the page.
 """
 
 import time
 
 import gradio as gr
 
-from aigc.studio import gpu, share
+from aigc.studio import gpu, number, share
 from aigc.studio import text as studio
 from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, family_available, for_page, hub_model_field, linked_state,
                      preferred, user_errors, wire_share)
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 COLOURED_REFRESH_S = 1.0
+MAX_SPEED = 20  # tokens a second, the most that the page is sent one by one (REFRESH_S)
 BANDS = [  # (lowest probability, label, colour)
     (0.9, "sure (≥ 90%)", "#16a34a"),
     (0.5, "likely (50–90%)", "#a3e635"),
@@ -30,9 +32,9 @@ def band(probability: float) -> str:
 def render(continuation: studio.Continuation) -> tuple[str, list, str]:
     """-> (the continuation, the prompt and continuation coloured by probability, a line about it).
 
-    One coloured item per token, after the prompt's, so that a click's index finds its token.
+    One item per token, the prompt's uncoloured, so that a click's index finds its token.
     """
-    highlighted = [(continuation.prompt, None)] + [
+    highlighted = [(piece, None) for piece in continuation.prompt_pieces] + [
         (piece, band(p)) for piece, p in zip(continuation.pieces, continuation.probabilities)
     ]
     facts = [f"seed **{continuation.seed}**", f"{len(continuation.tokens)} tokens"]
@@ -44,15 +46,21 @@ def render(continuation: studio.Continuation) -> tuple[str, list, str]:
 @gpu(duration=60)
 @user_errors
 def text_generate(prompt="", max_new_tokens=studio.DEFAULT_NEW_TOKENS, temperature=studio.DEFAULT_TEMPERATURE,
-                  top_k=0, top_p=1.0, seed=None, model=studio.DEFAULT_MODEL):
-    """Stream (continuation so far, coloured text, summary, the continuation for the views); seed None = random.
+                  top_k=0, top_p=1.0, seed=None, model=studio.DEFAULT_MODEL, speed=0):
+    """Stream (continuation so far, coloured text, summary, the continuation for the views); seed None = random;
+    speed: tokens a second, at most 20 (0: as fast as the model writes).
 
     The coloured text is sent again whole at each update, so it follows about once a second (a page redrawing
     thousands of coloured tokens 20 times a second stops answering clicks, Stop included); the plain text
-    follows every 50 ms.
+    follows every 50 ms.  Paced, each token waits its turn here, so Stop ends the text within one token.
     """
-    continuation, last_shown, last_coloured = None, 0.0, 0.0
+    speed = number(speed, "speed", 0, MAX_SPEED, 0)
+    interval = 1 / speed if speed else 0.0
+    continuation, last_shown, last_coloured, due = None, 0.0, 0.0, time.monotonic()
     for continuation in studio.stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, model):
+        if interval:
+            due += interval
+            time.sleep(max(0.0, due - time.monotonic()))
         now = time.monotonic()
         if now - last_shown >= REFRESH_S:
             last_shown = now
@@ -64,6 +72,32 @@ def text_generate(prompt="", max_new_tokens=studio.DEFAULT_NEW_TOKENS, temperatu
             yield text, coloured, summary, continuation
     if continuation is not None:  # the last tokens, which the refresh limits may have held back
         yield *render(continuation), continuation
+
+
+@gpu(duration=10)
+@user_errors
+def step(continuation, prompt, temperature, top_k, top_p, seed, model):
+    """The Next token button: the text one token longer -> (text, coloured, summary, continuation, its last item)."""
+    continuation = studio.step(continuation, prompt, temperature, top_k, top_p, seed, model)
+    return *render(continuation), continuation, len(continuation.prompt_ids) + len(continuation.tokens) - 1
+
+
+@gpu(duration=10)
+@user_errors
+def next_token(prompt: str = "", temperature: float = studio.DEFAULT_TEMPERATURE, top_k: int = 0, top_p: float = 1.0,
+               seed: int | None = None, model: str = studio.DEFAULT_MODEL) -> dict:
+    """One sampling step after the prompt: the token drawn (the first /text_generate writes with the same seed)
+    and the 10 likeliest candidates, with their probabilities p (temperature 1) and p_filtered (after the
+    settings)."""
+    return studio.next_token(prompt, temperature, top_k, top_p, seed, model)
+
+
+@gpu(duration=10)
+@user_errors
+def attention(text: str = "ROMEO:\n", index: int = -1, layer: int = 1, model: str = studio.DEFAULT_MODEL) -> dict:
+    """The attention of token ``index`` (from 0; -1: the last) of the text's window over the earlier tokens, one
+    row per head of ``layer`` (from 1)."""
+    return studio.attention(text, index, layer, model).as_json()
 
 
 @user_errors
@@ -86,36 +120,50 @@ def open_link(request: gr.Request):
         yield [*controls, *shown]
 
 
+def shown(continuation, prompt, model) -> studio.Continuation:
+    """The continuation the views look into: the one written, or, for another prompt or model, the prompt alone."""
+    if isinstance(continuation, studio.Continuation) and (continuation.given_prompt, continuation.model) == (
+            str(prompt or ""), model):
+        return continuation
+    return studio.begin(prompt, model=model)
+
+
 @gpu(duration=10)
-def candidates_view(continuation, position=None):
-    """The candidates chart; a warning, and the chart left as it was, when there is nothing to show."""
+def candidates_view(continuation, selected, prompt, temperature, top_k, top_p, model):
+    """The candidates of the clicked token (a prompt token: the first written one; none: the next token), under
+    the sliders' settings as they stand; a warning, and the chart left as it was, when there is nothing to show."""
     try:
-        return studio.candidates_figure(studio.candidates(continuation, position))
+        continuation = shown(continuation, prompt, model)
+        position = None if selected is None else max(selected - len(continuation.prompt_ids), 0)
+        return studio.candidates_html(studio.candidates(continuation, position, (temperature, top_k, top_p)))
     except USER_ERRORS as e:
         gr.Warning(for_page(e))
         return gr.skip()
 
 
-def clicked_candidates(continuation, selected: gr.SelectData):
-    """A click on the coloured text: item 0 is the prompt (-> the first token's candidates), item i token i - 1."""
-    return candidates_view(continuation, max(selected.index - 1, 0))
-
-
 @gpu(duration=10)
-def attention_view(prompt, layer, head, model):
+def attention_view(continuation, selected, prompt, model, layer, head):
+    """The clicked token's attention (none clicked: the last token's), over the text, every head of the layer."""
     try:
-        return studio.attention_figure(studio.attention(prompt, layer, head, model))
+        continuation = shown(continuation, prompt, model)
+        return studio.attention_html(studio.token_attention(continuation, selected, layer), head)
     except USER_ERRORS as e:
         gr.Warning(for_page(e))
         return gr.skip()
+
+
+def clicked(selected: gr.SelectData) -> int:
+    """A click on the coloured text -> the index of its token in prompt + continuation."""
+    return selected.index
 
 
 def introduction(model: str) -> str:
     return (
         f"{studio.describe(model)}, each drawn from the distribution it predicts. **Temperature** sharpens (low) "
         "or flattens (high) it, 0 always takes the likeliest; **top-k** and **top-p** keep only the likeliest "
-        "tokens (0 and 1 switch them off). Click any token of the coloured text to see what the model chose "
-        "it from."
+        "tokens (0 and 1 switch them off). **Next token** writes one token a press; **Speed** slows the writing "
+        "down to watch it. Click any token of the coloured text to see what the model chose it from and what it "
+        "attended to."
     )
 
 
@@ -144,6 +192,66 @@ def choose_model(model, progress=gr.Progress(track_tqdm=True)):
             gr.Slider(maximum=max(n_head, 2), value=1, interactive=n_head > 1))
 
 
+def writing_controls(models: list[str], model_name: str) -> dict:
+    """The prompt, the buttons and the sampling settings."""
+    with gr.Row():
+        with gr.Column(scale=3):
+            c = dict(prompt=gr.Textbox("ROMEO:\n", label="Prompt", lines=4, max_length=studio.MAX_PROMPT_CHARS))
+            with gr.Row():
+                c["generate"] = gr.Button("Generate", variant="primary")
+                c["step"] = gr.Button("Next token", elem_id="text-step")
+                c["stop"] = gr.Button("Stop", variant="stop")
+                c["share"] = gr.Button("🔗 Share")
+            c["speed"] = gr.Slider(0, MAX_SPEED, value=0, step=1, label="Speed (tokens a second)",
+                                   info="0: as fast as the model writes")
+            c["link"] = gr.Textbox(label="Link that writes this text again", placeholder="generate, then press 🔗 Share",
+                                   buttons=["copy"], elem_id="text-link")
+        with gr.Column(scale=2):
+            c["max_new_tokens"] = gr.Slider(1, studio.MAX_NEW_TOKENS, value=studio.DEFAULT_NEW_TOKENS, step=1,
+                                            label="Tokens to write (max_new_tokens)",
+                                            info="a token is a character for gpt-shakespeare, a word or part of "
+                                                 "one for GPT-2")
+            c["temperature"] = gr.Slider(0, studio.MAX_TEMPERATURE, value=studio.DEFAULT_TEMPERATURE, step=0.05,
+                                         label="Temperature", elem_id="text-temperature")
+            with gr.Row():
+                c["top_k"] = gr.Slider(0, 100, value=0, step=1, label="Top-k")
+                c["top_p"] = gr.Slider(studio.MIN_TOP_P, 1, value=1, step=0.01, label="Top-p")
+            with gr.Row():
+                # a Textbox: Gradio's Number shows and sends 0 when it has no value, and empty must mean random
+                c["seed"] = gr.Textbox("", label="Seed", placeholder="random",
+                                       info="empty: a new random seed each time")
+                c["model"] = gr.Dropdown(models, value=model_name, label="Model", elem_id="text-model",
+                                         info=f"{studio.GPT2} downloads from the Hub on first use (500 MB)")
+            hub_model_field(c["model"], "gpt")
+    return c
+
+
+def inside_views(n_layer: int, n_head: int) -> dict:
+    """The written text, and the candidates and attention of the clicked token."""
+    v = dict(output=gr.Textbox(label="Continuation", lines=10, interactive=False, buttons=["copy"],
+                               elem_id="text-output"), summary=gr.Markdown())
+    v["confidence"] = gr.HighlightedText(
+        label="How sure the model was of each token (click any token, prompt or written, to look inside)",
+        show_legend=True, show_inline_category=False, color_map={label: colour for _, label, colour in BANDS},
+        elem_id="text-confidence",
+    )
+    gr.Markdown(
+        "**Inside the model.** Left: the 10 likeliest tokens at the token you click (before that, the next one), "
+        "as the model scored them and as the settings leave them to draw from; move the sliders to see what they "
+        "change. Right: what the clicked token attends to in one layer, tinted over the text before it."
+    )
+    with gr.Row():
+        v["candidates"] = gr.HTML(elem_id="text-candidates")
+        with gr.Column():
+            with gr.Row():
+                # a slider's maximum must exceed its minimum: with one layer (or head) it is fixed at 1
+                v["layer"] = gr.Slider(1, max(n_layer, 2), value=1, step=1, label="Layer", interactive=n_layer > 1)
+                v["head"] = gr.Slider(1, max(n_head, 2), value=1, step=1, label="Head (shown large)",
+                                      interactive=n_head > 1)
+            v["attention"] = gr.HTML(elem_id="text-attention")
+    return v
+
+
 def tab(demo: gr.Blocks) -> None:
     models = studio.gpt_models()
     model_name = preferred(models, studio.DEFAULT_MODEL)
@@ -152,73 +260,44 @@ def tab(demo: gr.Blocks) -> None:
                                      f"{studio.GPT2} can still be picked below (it downloads from the Hub)")
         n_layer, n_head = layers_and_heads(model_name) if available else (1, 1)  # nothing downloads here
         intro = gr.Markdown(introduction(model_name))
-        with gr.Row():
-            with gr.Column(scale=3):
-                prompt = gr.Textbox("ROMEO:\n", label="Prompt", lines=4, max_length=studio.MAX_PROMPT_CHARS)
-                with gr.Row():
-                    generate = gr.Button("Generate", variant="primary")
-                    stop = gr.Button("Stop", variant="stop")
-                    share_button = gr.Button("🔗 Share")
-                link = gr.Textbox(label="Link that writes this text again",
-                                  placeholder="generate, then press 🔗 Share", buttons=["copy"], elem_id="text-link")
-            with gr.Column(scale=2):
-                max_new_tokens = gr.Slider(1, studio.MAX_NEW_TOKENS, value=studio.DEFAULT_NEW_TOKENS, step=1,
-                                           label="Tokens to write (max_new_tokens)",
-                                           info="a token is a character for gpt-shakespeare, a word or part of one "
-                                                "for GPT-2")
-                temperature = gr.Slider(0, studio.MAX_TEMPERATURE, value=studio.DEFAULT_TEMPERATURE, step=0.05,
-                                        label="Temperature")
-                with gr.Row():
-                    top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k")
-                    top_p = gr.Slider(studio.MIN_TOP_P, 1, value=1, step=0.01, label="Top-p")
-                with gr.Row():
-                    # a Textbox: Gradio's Number shows and sends 0 when it has no value, and empty must mean random
-                    seed = gr.Textbox("", label="Seed", placeholder="random", info="empty: a new random seed each time")
-                    model = gr.Dropdown(models, value=model_name, label="Model", elem_id="text-model",
-                                        info=f"{studio.GPT2} downloads from the Hub on first use (500 MB)")
-                hub_model_field(model, "gpt")
-        output = gr.Textbox(label="Continuation", lines=10, interactive=False, buttons=["copy"], elem_id="text-output")
-        summary = gr.Markdown()
-        confidence = gr.HighlightedText(
-            label="How sure the model was of each token (click one to see its candidates)", show_legend=True,
-            show_inline_category=False, color_map={label: colour for _, label, colour in BANDS},
-            elem_id="text-confidence",
-        )
-        continuation = gr.State(None)
-        gr.Markdown(
-            "**Inside the model.** Left: the 10 likeliest tokens at the point you click (after the text, once a "
-            "continuation is written), as the model scored them and as the settings left them to draw from. "
-            "Right: how much each token of the prompt attends to each earlier one, in one layer and head."
-        )
-        with gr.Row():
-            # no labels: they would sit over the figures' own titles
-            candidates_plot = gr.Plot(show_label=False, format="png", elem_id="text-candidates")
-            with gr.Column():
-                attention_plot = gr.Plot(show_label=False, format="png", elem_id="text-attention")
-                with gr.Row():
-                    # a slider's maximum must exceed its minimum: with one layer (or head) it is fixed at 1
-                    layer = gr.Slider(1, max(n_layer, 2), value=1, step=1, label="Layer", interactive=n_layer > 1)
-                    head = gr.Slider(1, max(n_head, 2), value=1, step=1, label="Head", interactive=n_head > 1)
+        c = writing_controls(models, model_name)
+        v = inside_views(n_layer, n_head)
+        wire(demo, c, v, intro, available)  # in the tab: the Tabs around it may hold tabs only
 
-    event = generate.click(
-        text_generate, inputs=[prompt, max_new_tokens, temperature, top_k, top_p, seed, model],
-        outputs=[output, confidence, summary, continuation], api_name="text_generate", preprocess=False,
-        show_progress_on=output, **HEAVY,  # one cheap target: see NO_PROGRESS
+
+def wire(demo: gr.Blocks, c: dict, v: dict, intro: gr.Markdown, available: bool) -> None:
+    continuation, selected = gr.State(None), gr.State(None)  # selected: a token of prompt + continuation
+    controls = [c[name] for name in LINKED]
+    written = [v["output"], v["confidence"], v["summary"], continuation]
+    private = dict(api_visibility="private", **NO_PROGRESS)
+    candidates = dict(fn=candidates_view, outputs=v["candidates"], **private, inputs=[
+        continuation, selected, c["prompt"], c["temperature"], c["top_k"], c["top_p"], c["model"]])
+    attention_ = dict(fn=attention_view, outputs=v["attention"], **private, inputs=[
+        continuation, selected, c["prompt"], c["model"], v["layer"], v["head"]])
+
+    def look(event):
+        """After ``event``: the views of the selected token."""
+        event.success(**candidates)
+        event.success(**attention_)
+
+    event = c["generate"].click(
+        text_generate, inputs=controls + [c["speed"]], outputs=written, api_name="text_generate", preprocess=False,
+        show_progress_on=v["output"], **HEAVY,  # one cheap target: see NO_PROGRESS
     )
-    event.success(candidates_view, continuation, candidates_plot, api_visibility="private", **NO_PROGRESS)
-    event.success(attention_view, [prompt, layer, head, model], attention_plot, api_visibility="private",
-                  **NO_PROGRESS)
-    stop.click(None, cancels=[event], api_visibility="private")
-    controls = [prompt, max_new_tokens, temperature, top_k, top_p, seed, model]
-    demo.load(open_link, None, controls + [output, confidence, summary, continuation], api_visibility="private",
-              **NO_PROGRESS, **HEAVY)
-    wire_share(share_button, share_link, [continuation], link)
-    confidence.select(clicked_candidates, continuation, candidates_plot, api_visibility="private",
-                      **NO_PROGRESS)
-    page_load = [demo.load] if available else []  # without a GPT, the tab's first line says so (no warning)
-    gr.on([layer.release, head.release] + page_load, attention_view, [prompt, layer, head, model], attention_plot,
-          api_visibility="private", **NO_PROGRESS, trigger_mode="always_last")
-    model.change(choose_model, model, [model, intro, layer, head], api_visibility="private", show_progress_on=model,
-                 concurrency_limit=1, concurrency_id="hub").then(
-        attention_view, [prompt, layer, head, model], attention_plot, api_visibility="private",
-        **NO_PROGRESS)
+    look(event.success(lambda: None, None, selected, **private))
+    c["stop"].click(None, cancels=[event], api_visibility="private")
+    look(c["step"].click(step, [continuation] + controls[:1] + controls[2:], written + [selected], preprocess=False,
+                         **private, **HEAVY))
+    look(v["confidence"].select(clicked, None, selected, **private))
+    demo.load(open_link, None, controls + written, **private, **HEAVY)
+    wire_share(c["share"], share_link, [continuation], c["link"])
+    settings = [c["temperature"].input, c["top_k"].input, c["top_p"].input]
+    gr.on(settings + ([demo.load] if available else []), **candidates, trigger_mode="always_last")
+    # without a GPT, the tab's first line says so (no warning)
+    gr.on([v["layer"].release, v["head"].release] + ([demo.load] if available else []), **attention_,
+          trigger_mode="always_last")
+    look(c["model"].change(choose_model, c["model"], [c["model"], intro, v["layer"], v["head"]],
+                           api_visibility="private", show_progress_on=c["model"], concurrency_limit=1,
+                           concurrency_id="hub"))
+    gr.api(next_token, api_name="next_token")
+    gr.api(attention, api_name="attention")
