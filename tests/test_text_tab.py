@@ -1,14 +1,15 @@
-"""The Transformer tab without a browser: candidates, attention, bad input, BPE models and the model picker."""
+"""The Transformer tab without a browser: candidates, attention, steps, /next_token and /attention, bad input,
+BPE models and the model picker."""
 
-import base64
-import io
 import math
 import os
+import time
 
 import gradio as gr
 import pytest
 import torch
-from matplotlib.figure import Figure
+from gradio_client import Client
+from gradio_client.exceptions import AppError
 from test_gpt2 import save_gpt2, train_tokenizer
 
 import aigc
@@ -27,12 +28,6 @@ def last(stream):
     for item in stream:
         pass
     return item
-
-
-def png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -102,35 +97,58 @@ def test_candidates_refuse_what_they_cannot_use(long_continuation, position, mes
     assert studio.candidates(long_continuation, -4).title.startswith("Character 1 ")
 
 
-@pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # no CJK in DejaVu Sans: boxes, not an error
-def test_the_figures_draw(long_continuation):
-    figure = studio.candidates_figure(studio.candidates(long_continuation, 7))
-    assert isinstance(figure, Figure) and png(figure).startswith(b"\x89PNG")
-    labels = ["$$", "$x$", "␣", "↵", "😀", "日本", "a", "b", "c", "d"]  # text, never maths
-    odd = studio.Candidates(labels, [0.1] * 10, [0.1] * 10, 3, "after “…$$ a $b$”")
-    assert png(studio.candidates_figure(odd)).startswith(b"\x89PNG")
-    assert png(studio.attention_figure(studio.attention("ROMEO:\n$5 $$ ok", 2, 2, GPT))).startswith(b"\x89PNG")
+def test_the_views_show_text_as_text(long_continuation):
+    odd = studio.Candidates(["<b>", "$x$", "␣"], [0.5, 0.3, 0.2], [0.6, 0.4, 0.0], 1, "after “…<i>”")
+    chart = studio.candidates_html(odd)
+    assert "&lt;b&gt;" in chart and "<b>" not in chart and "&lt;i&gt;" in chart
+    assert "$x$ ◀ drawn" in chart and 'title="$x$: 0.3000 by the model, 0.4000 after the settings"' in chart
+    a = studio.TokenAttention(["<", "script", ">"], 2, 1, torch.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]]))
+    view = studio.attention_html(a, 2)
+    assert "<script>" not in view and view.count('class="query"') == 1 + 1 + 2  # caption, large text, each head
+    assert view.count("<figure") == 2 and 'title="token 0: 1.0000"' in view
 
 
 # --- attention --------------------------------------------------------------------------------------
 
-def test_attention_rows_are_distributions_over_earlier_tokens(shakespeare):
-    a = studio.attention("ROMEO:\nWhat say you?", 3, 4, GPT)
-    t = len("ROMEO:\nWhat say you?")
-    assert a.weights.shape == (t, t) and len(a.labels) == t
-    assert torch.allclose(a.weights.sum(dim=1), torch.ones(t), atol=1e-5)
-    assert (a.weights.triu(1) == 0).all() and (a.weights >= 0).all()
-    assert a.title.startswith("Layer 3, head 4")
-    clamped = studio.attention("ROMEO:", 99, -5, GPT)
-    assert clamped.title.startswith(f"Layer {shakespeare.config.n_layer}, head 1")
-    long = studio.attention("To be, or not to be. " * 50, 1, 1, GPT)
-    assert long.weights.shape[0] == min(studio.ATTENTION_TOKENS, shakespeare.config.block_size)
-    assert studio.attention("", 1, 1, GPT).labels == ["↵"]
-    for layer, message in [("two", "Expected a number for layer"), (float("nan"), "not NaN")]:
-        with pytest.raises(InputError, match=message):
-            studio.attention("ROMEO:", layer, 1, GPT)
-    with pytest.raises(InputError, match="does not know these characters: 'é'"):
-        studio.attention("café", 1, 1, GPT)
+def test_a_tokens_attention_is_its_row_of_the_models_maps(shakespeare):
+    text = "ROMEO:\nWhat say you?"
+    ids = torch.tensor(shakespeare.tokenizer.encode(text))
+    maps = shakespeare.attention_maps(ids)
+    for index, layer in [(0, 1), (5, 3), (len(text) - 1, shakespeare.config.n_layer)]:
+        a = studio.attention(text, index, layer, GPT)
+        assert a.heads.shape == (shakespeare.config.n_head, index + 1) and a.tokens == list(text)
+        assert torch.allclose(a.heads.sum(dim=1), torch.ones(len(a.heads)), atol=1e-5)
+        assert torch.allclose(a.heads, maps[layer - 1, :, index, : index + 1], atol=1e-5)
+    assert studio.attention(text, -1, 2, GPT).index == len(text) - 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(text=""), "Give a text"),
+    (dict(index=7), "index must be between -7 and 6 here, not 7"),
+    (dict(index=-8), "index must be between -7 and 6 here, not -8"),
+    (dict(layer=0), "layer must be between 1 and"),
+    (dict(layer=99), "layer must be between 1 and"),
+    (dict(layer="two"), "Expected a number for layer"),
+    (dict(text="café"), "does not know these characters: 'é'"),
+    (dict(model="nope"), "Unknown model 'nope'"),
+])
+def test_attention_refuses_what_it_cannot_show(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        studio.attention(**{"text": "ROMEO:\n", "model": GPT, **kwargs})
+
+
+def test_a_written_tokens_attention_covers_the_window_it_was_read_in(long_continuation, shakespeare):
+    c, block = long_continuation, shakespeare.config.block_size
+    for position in [0, 100, LONG - 1]:
+        item = len(c.prompt_ids) + position
+        a = studio.token_attention(c, item, 2)
+        window = c.context(position + 1, block)
+        assert a.tokens == [shakespeare.tokenizer.decode([i]) for i in window] and a.index == len(window) - 1
+        assert a.tokens[-1] == c.pieces[position] and len(window) <= block
+        assert torch.allclose(a.heads, shakespeare.attention_maps(torch.tensor(window))[1, :, -1], atol=1e-5)
+    prompt_token = studio.token_attention(c, 2, 1)
+    assert prompt_token.tokens == ["R", "O", "M"] and prompt_token.heads.shape[1] == 3
+    assert studio.token_attention(c).tokens[-1] == c.pieces[-1]  # none clicked: the last token
 
 
 # --- bad input --------------------------------------------------------------------------------------
@@ -202,12 +220,19 @@ def test_a_bpe_model_streams_whole_characters_token_by_token(with_gpt2):
     assert len(c.pieces) == len(c.tokens) == len(c.probabilities) == 40
     assert c.text == gpt2.tokenizer.decode(c.tokens)  # token by token, no character broken
     text, highlighted, summary = ui.render(c)
-    assert len(highlighted) == 1 + 40 and "".join(piece for piece, _ in highlighted[1:]) == text
+    prompt_items = len(c.prompt_ids)  # one item a token, the prompt's too: a click's index is the token's
+    assert len(highlighted) == prompt_items + 40 and "".join(piece for piece, _ in highlighted[prompt_items:]) == text
+    assert "".join(piece for piece, _ in highlighted[:prompt_items]) == c.prompt
     assert "40 tokens" in summary
     candidates = studio.candidates(c, 39)
     assert candidates.after[candidates.drawn] == pytest.approx(c.probabilities[39], rel=1e-4)
-    a = studio.attention(prompt, 2, 4, studio.GPT2)
-    assert a.weights.shape == (block, block) and a.title.endswith(f"({block} tokens of the prompt)")
+    a = studio.attention(prompt, -1, 2, studio.GPT2)
+    assert a.heads.shape == (gpt2.config.n_head, block) and "".join(a.tokens) == gpt2.tokenizer.decode(c.prompt_ids)
+    assert a.tokens == c.prompt_pieces and len(a.tokens) == block  # BPE tokens, shown as tokens
+    answer = studio.next_token(prompt, 0.0, 0, 1.0, 2, studio.GPT2)
+    assert answer["candidates"][0] == {**answer["candidates"][0], "token": answer["token"], "p_filtered": 1.0}
+    written = studio.token_attention(c, len(c.prompt_ids) + 39, 1)
+    assert written.tokens[-1] == c.pieces[39]
 
 
 def test_picking_gpt2_loads_it_and_describes_it(with_gpt2):
@@ -226,11 +251,105 @@ def test_picking_gpt2_without_the_hub_warns_and_goes_back_to_the_bundled_model(s
     assert (layer.maximum, head.maximum) == (shakespeare.config.n_layer, shakespeare.config.n_head)
 
 
-def test_a_click_on_the_coloured_text_shows_that_tokens_candidates(long_continuation):
-    clicked = gr.SelectData(None, {"index": 6, "value": [long_continuation.pieces[5], "sure (≥ 90%)"]})
-    assert isinstance(ui.clicked_candidates(long_continuation, clicked), Figure)  # item 6 is token 5
-    with pytest.warns(UserWarning, match="Generate a continuation first"):
-        assert isinstance(ui.candidates_view(None), type(gr.skip()))
+def test_a_click_selects_that_token_and_the_views_follow_it(long_continuation):
+    c = long_continuation
+    item = len(c.prompt_ids) + 5  # the prompt's tokens come first
+    assert ui.clicked(gr.SelectData(None, {"index": item, "value": [c.pieces[5], "sure (≥ 90%)"]})) == item
+    chart = ui.candidates_view(c, item, "ROMEO:\n", 0.9, 20, 0.95, GPT)
+    assert chart == studio.candidates_html(studio.candidates(c, 5))
+    view = ui.attention_view(c, item, "ROMEO:\n", GPT, 2, 3)
+    assert view == studio.attention_html(studio.token_attention(c, item, 2), 3)
+    # another prompt than the text's: the views look at that prompt, before anything is written
+    assert "The next token, after “…To be”" in ui.candidates_view(c, item, "To be", 1.0, 0, 1.0, GPT)
+    with pytest.warns(UserWarning, match="does not know these characters"):
+        assert isinstance(ui.attention_view(None, None, "café", GPT, 1, 1), type(gr.skip()))
+
+
+# --- sampling made visible, step by step --------------------------------------------------------------
+
+def test_the_candidates_follow_the_settings_before_anything_is_drawn(shakespeare):
+    prompt = studio.begin("ROMEO:\n", model=GPT)
+    plain = studio.candidates(prompt)
+    for settings in [(0.0, 0, 1.0), (1.5, 3, 1.0), (1.0, 0, 0.3)]:
+        c = studio.candidates(prompt, None, settings)
+        assert c.before == plain.before and c.drawn is None
+        kept = [p for p in c.after if p > 0]
+        assert math.isclose(sum(kept), 1.0, rel_tol=1e-5) or settings[2] < 1
+    assert studio.candidates(prompt, None, (0.0, 0, 1.0)).after[0] == 1.0  # temperature 0: the likeliest, surely
+    hot, cool = (studio.candidates(prompt, None, (t, 0, 1.0)).after[0] for t in (2.0, 0.5))
+    assert hot < cool  # a higher temperature flattens the distribution
+
+
+def test_steps_write_what_a_generation_with_the_same_seed_writes_one_token_a_press():
+    whole = last(studio.stream("ROMEO:\n", 5, 0.9, 0, 1.0, seed=11, model=GPT))
+    c = None
+    for n in range(1, 6):
+        c = studio.step(c, "ROMEO:\n", 0.9, 0, 1.0, 11, GPT)
+        assert len(c.tokens) == n and c.text == "".join(whole.pieces[:n])
+    random_seed = studio.step(None, "ROMEO:\n", 0.9, 0, 1.0, "", GPT)
+    assert len(studio.step(random_seed, "ROMEO:\n", 0.9, 0, 1.0, "", GPT).tokens) == 2  # its seed is kept
+    assert len(studio.step(c, "ROMEO:\n", 0.5, 0, 1.0, 11, GPT).tokens) == 1  # other settings: from the prompt
+    assert len(studio.step(c, "JULIET:\n", 0.9, 0, 1.0, 11, GPT).tokens) == 1
+    text, coloured, _, stepped, selected = ui.step(c, "ROMEO:\n", 0.9, 0, 1.0, 11, GPT)
+    assert text.startswith(whole.text) and len(stepped.tokens) == 6 and selected == len(coloured) - 1
+
+
+def test_a_paced_generation_sends_each_token_at_its_speed():
+    started = time.monotonic()
+    updates = list(ui.text_generate("ROMEO:\n", 6, 0.8, 0, 1.0, 3, GPT, speed=20))
+    assert time.monotonic() - started >= 6 / 20 * 0.9
+    assert [len(update[0]) for update in updates[:6]] == [1, 2, 3, 4, 5, 6]  # Stop lands between two tokens
+
+
+def test_next_token_is_the_first_token_generated_with_the_same_seed():
+    whole = last(studio.stream("ROMEO:\n", 1, 1.2, 0, 1.0, seed=8, model=GPT))
+    answer = studio.next_token("ROMEO:\n", 1.2, 0, 1.0, 8, GPT)
+    assert answer["token"] == whole.text and answer["seed"] == 8
+    ps = [candidate["p"] for candidate in answer["candidates"]]
+    assert ps == sorted(ps, reverse=True) and len(ps) == studio.CANDIDATES
+
+
+# --- the API of the running app ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_next_token_through_the_api(client):
+    answer = client.predict(prompt="ROMEO:\n", temperature=1.0, top_k=5, top_p=1.0, seed=3, api_name="/next_token")
+    kept = [c["p_filtered"] for c in answer["candidates"] if c["p_filtered"] > 0]
+    assert len(kept) == 5 and math.isclose(sum(kept), 1.0, rel_tol=1e-5)
+    assert answer["token"] in [c["token"] for c in answer["candidates"][:5]]
+    assert answer == client.predict(prompt="ROMEO:\n", temperature=1.0, top_k=5, seed=3, api_name="/next_token")
+    greedy = client.predict(prompt="ROMEO:\n", temperature=0, api_name="/next_token")
+    assert greedy["token"] == greedy["candidates"][0]["token"] and greedy["candidates"][0]["p_filtered"] == 1.0
+
+
+def test_attention_through_the_api(client, shakespeare):
+    text = "ROMEO:\nWhat say you?"
+    answer = client.predict(text=text, index=9, layer=2, model=GPT, api_name="/attention")
+    assert answer["tokens"] == list(text) and (answer["index"], answer["layer"]) == (9, 2)
+    heads = torch.tensor(answer["heads"])
+    assert heads.shape == (shakespeare.config.n_head, 10)  # causal: only the token and those before it
+    assert torch.allclose(heads.sum(dim=1), torch.ones(len(heads)), atol=1e-5)
+    maps = shakespeare.attention_maps(torch.tensor(shakespeare.tokenizer.encode(text)))
+    assert torch.allclose(heads, maps[1, :, 9, :10], atol=1e-5)
+
+
+@pytest.mark.parametrize("call, message", [
+    (dict(text="", api_name="/attention"), "Give a text"),
+    (dict(text="ROMEO", index=5, api_name="/attention"), "index must be between -5 and 4"),
+    (dict(text="ROMEO", layer=0, api_name="/attention"), "layer must be between 1 and"),
+    (dict(text="ROMEO", model="nope", api_name="/attention"), "Unknown model 'nope'"),
+    (dict(prompt="ROMEO", model="nope", api_name="/next_token"), "Unknown model 'nope'"),
+    (dict(prompt="naïve", api_name="/next_token"), "does not know these characters"),
+    (dict(prompt="ROMEO", temperature="hot", api_name="/next_token"), "Expected a number for temperature"),
+])
+def test_bad_input_to_the_new_endpoints_is_a_clear_error(client, call, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(**call)
+    assert client.predict(prompt="", temperature=0, api_name="/next_token")["token"]  # empty: after a newline
 
 
 # --- in the browser ---------------------------------------------------------------------------------
@@ -255,15 +374,16 @@ def test_in_the_browser_a_click_shows_that_tokens_candidates_and_gpt2_falls_back
         page.get_by_role("button", name="Generate").click()
         page.wait_for_function("n => document.querySelector('#text-output textarea').value.length >= n",
                                arg=len(expected.text))
-        page.locator("#text-candidates img").wait_for()  # the next token's, once the text is written
+        title = "#text-candidates .aigc-candidates p"
+        page.locator(title, has_text=studio.candidates(expected).title).wait_for()  # the next token's, once written
         # the last token, several lines down: Gradio draws line breaks apart, the click's index must still fit
-        before = page.locator("#text-candidates img").get_attribute("src")
         tokens = page.locator("#text-confidence .token")
         assert tokens.last.inner_text() == expected.pieces[-1] != "\n"
         tokens.last.click()
-        page.wait_for_function("b => document.querySelector('#text-candidates img').src !== b", arg=before)
-        shown = base64.b64decode(page.locator("#text-candidates img").get_attribute("src").split(",", 1)[1])
-        assert shown == png(studio.candidates_figure(studio.candidates(expected, len(expected.tokens) - 1)))
+        last_token = studio.candidates(expected, len(expected.tokens) - 1)
+        page.locator(title, has_text=last_token.title).wait_for()
+        drawn = page.locator("#text-candidates .drawn code").inner_text()
+        assert drawn == f"{last_token.labels[last_token.drawn]} ◀ drawn"
         # GPT-2 cannot be downloaded here: a warning, and the picker goes back to the bundled model
         picker = page.locator("#text-model input")
         picker.click()

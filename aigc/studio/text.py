@@ -138,6 +138,14 @@ def sampling(gpt, temperature, top_k, top_p) -> tuple[float, int | None, float |
     return temperature, top_k or None, top_p if top_p < 1 else None
 
 
+def pieces(gpt, ids: list[int]) -> list[str]:
+    """Each token's text, as the stream writes it: a character cut between tokens is shown with the last."""
+    decoder = StreamDecoder(gpt.tokenizer)
+    texts = [decoder.push(token) for token in ids]
+    texts[-1] += decoder.flush()
+    return texts
+
+
 def begin(prompt: str | None = "", temperature=DEFAULT_TEMPERATURE, top_k=0, top_p=1.0, seed=None,
           model: str = DEFAULT_MODEL) -> Continuation:
     """A continuation of no tokens yet: the prompt as the model sees it, the settings checked, the seed drawn."""
@@ -147,10 +155,7 @@ def begin(prompt: str | None = "", temperature=DEFAULT_TEMPERATURE, top_k=0, top
     if seed is None or str(seed).strip() == "":
         seed = random.randint(0, MAX_SEED)
     seed = integer(seed, "seed", 0, MAX_SEED, 0)
-    decoder = StreamDecoder(gpt.tokenizer)
-    pieces = [decoder.push(token) for token in prompt_ids]
-    pieces[-1] += decoder.flush()
-    return Continuation(model, seed, *settings, prompt_ids, gpt.tokenizer.decode(prompt_ids), pieces,
+    return Continuation(model, seed, *settings, prompt_ids, gpt.tokenizer.decode(prompt_ids), pieces(gpt, prompt_ids),
                         str(prompt or ""), notes=notes)
 
 
@@ -333,7 +338,7 @@ CANDIDATES_CSS = """
 class TokenAttention:
     """How one token of a window spreads its attention over itself and the tokens before it, head by head."""
 
-    tokens: list[str]  # the window's tokens, as text
+    tokens: list[str]  # the window's tokens' text (a character cut between two tokens is the second's)
     index: int  # the attending token's, in the window
     layer: int  # counted from 1
     heads: torch.Tensor  # [n_head, index + 1]: each row sums to 1
@@ -353,7 +358,7 @@ def checked(value, name: str, low: int, high: int, default: int) -> int:
 def window_attention(gpt, window: list[int], index: int, layer: int) -> TokenAttention:
     """Token ``index`` of ``window`` attending, in ``layer`` (from 1): causal, so the tokens after it do not count."""
     heads = gpt.attention_row(torch.tensor(window[: index + 1], device=gpt.device), layer - 1).float().cpu()
-    return TokenAttention([gpt.tokenizer.decode([i]) for i in window], index, layer, heads)
+    return TokenAttention(pieces(gpt, window), index, layer, heads)
 
 
 def attention(text: str | None = "", index=-1, layer=1, model: str = DEFAULT_MODEL) -> TokenAttention:
@@ -402,7 +407,8 @@ def attention_html(a: TokenAttention, head: int = 1) -> str:
     small = "".join(
         f'<figure class="{"chosen" if h == head - 1 else ""}"><figcaption>head {h + 1}</figcaption>'
         f'<div class="text">{tinted(a, h, SMALL_SHOWN)}</div></figure>' for h in range(len(a.heads)))
-    return (f'<style>{ATTENTION_CSS}</style><div class="aigc-attention"><p>Layer {a.layer}, head {head}: what <span class="query">{query}</span> '
+    return (f'<style>{ATTENTION_CSS}</style><div class="aigc-attention">'
+            f'<p>Layer {a.layer}, head {head}: what <span class="query">{query}</span> '
             f"(token {a.index + 1} of its window of {len(a.tokens)}) attends to; the deeper the colour, the more. "
             f'Hover a token for its weight.</p><div class="text large">{tinted(a, head - 1)}</div>'
             f'<p>Every head of layer {a.layer}:</p><div class="heads">{small}</div></div>')

@@ -62,7 +62,7 @@ def text_generate(prompt="", max_new_tokens=studio.DEFAULT_NEW_TOKENS, temperatu
             due += interval
             time.sleep(max(0.0, due - time.monotonic()))
         now = time.monotonic()
-        if now - last_shown >= REFRESH_S:
+        if interval or now - last_shown >= REFRESH_S:  # paced: every token, at most MAX_SPEED a second
             last_shown = now
             text, coloured, summary = render(continuation)
             if now - last_coloured >= COLOURED_REFRESH_S:
@@ -204,7 +204,8 @@ def writing_controls(models: list[str], model_name: str) -> dict:
                 c["share"] = gr.Button("🔗 Share")
             c["speed"] = gr.Slider(0, MAX_SPEED, value=0, step=1, label="Speed (tokens a second)",
                                    info="0: as fast as the model writes")
-            c["link"] = gr.Textbox(label="Link that writes this text again", placeholder="generate, then press 🔗 Share",
+            c["link"] = gr.Textbox(label="Link that writes this text again",
+                                   placeholder="generate, then press 🔗 Share",
                                    buttons=["copy"], elem_id="text-link")
         with gr.Column(scale=2):
             c["max_new_tokens"] = gr.Slider(1, studio.MAX_NEW_TOKENS, value=studio.DEFAULT_NEW_TOKENS, step=1,
