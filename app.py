@@ -26,7 +26,7 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from aigc.studio import share  # noqa: E402
 from aigc.studio.models import registry  # noqa: E402
-from aigc.ui import NO_PROGRESS, compare, fairness, gan, gradio_fixes, text, vae  # noqa: E402
+from aigc.ui import NO_PROGRESS, compare, fairness, gan, gradio_fixes, text, train, vae  # noqa: E402
 
 # Pictures are a few dozen pixels upscaled: keep their pixels square wherever the browser resizes them.
 # Galleries without a set height get a tall minimum height in Gradio; .fit-content fits them to their pictures.
@@ -71,10 +71,11 @@ def build_app() -> gr.Blocks:
             reasons = "\n".join(f"- **{name}**: {error}" for name, error in unavailable.items())  # one line each
             gr.Markdown(f"⚠️ Unavailable models (the app serves the others):\n{reasons}")
         with gr.Tabs() as tabs:
-            gan.tab(demo)
-            vae.tab(demo)
+            gan_picker = gan.tab(demo)
+            vae_picker = vae.tab(demo)
             text.tab(demo)
             compare.tab(demo)
+            train.tab(gan_picker, vae_picker)
         demo.load(linked_tab, None, tabs, api_visibility="private", **NO_PROGRESS)
     return demo
 

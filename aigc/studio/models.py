@@ -12,6 +12,9 @@ cache takes; past that the request gets StillLoading ("still loading from the Hu
 while the load goes on, so a slow repo holds up no worker and no request for another model.  The Load button
 under the pickers waits up to LOAD_WAIT_S, in its own queue.  The last few Hub models used stay loaded; one
 dropped is also removed from the Hub cache.
+
+A model trained in the Train tab is kept by its name ("trained: mlp-gan bce 60 s #3"), the last TRAINED_KEPT
+of them; the visitor who trained it finds it in their pickers, and anyone may draw with it by name.
 """
 
 import json
@@ -30,6 +33,7 @@ from aigc.studio import ZERO_GPU, InputError, shown
 
 GAN_TYPES = ("dcgan", "mlp-gan")
 HUB_MODELS_KEPT = 3  # Hub models kept loaded at once, least recently used dropped first
+TRAINED_KEPT = 8  # models trained in the app kept at once, the oldest dropped first
 TAB_WAIT_S = 1.0  # what a tab's request waits for a Hub model being loaded, before "still loading"
 LOAD_WAIT_S = 120.0  # what the Load button (and Python code) waits
 ERROR_CHARS = 200  # the longest reason the banner shows for a model
@@ -82,6 +86,7 @@ class Registry:
         self.models: dict[str, torch.nn.Module] = {}
         self.errors: dict[str, str] = {}
         self.hub_models: OrderedDict[str, torch.nn.Module] = OrderedDict()  # least recently used first
+        self.trained: OrderedDict[str, torch.nn.Module] = OrderedDict()  # trained in the app, oldest first
         self.loading: dict[str, Future] = {}  # Hub models being loaded, by name
         self.hub_lock = threading.Lock()
         self.hub_wait_s = hub_wait_s
@@ -105,6 +110,11 @@ class Registry:
         Raises InputError for an unknown name (StillLoading for a Hub model still loading) and
         ModelLoadError for a model that failed to load.
         """
+        trained = self.trained.get(name) if isinstance(name, str) else None
+        if trained is not None:
+            if kinds and trained.config.model_type not in kinds:
+                raise wrong_family(name, trained.config.model_type, kinds)
+            return trained
         if is_hub_name(name) and name not in self.kinds:
             return self.hub_model(name, *kinds, wait=self.hub_wait_s if wait is None else wait)
         choices = self.names(*kinds)
@@ -114,6 +124,13 @@ class Registry:
         if name in self.errors:
             raise ModelLoadError(f"{name} is unavailable: {self.errors[name]}")
         return self.models[name]
+
+    def add_trained(self, name: str, model: torch.nn.Module) -> None:
+        """Keep a model trained in the app under ``name``; past TRAINED_KEPT, the oldest goes."""
+        with self.hub_lock:
+            self.trained[name] = model
+            while len(self.trained) > TRAINED_KEPT:
+                self.trained.popitem(last=False)
 
     def hub_model(self, name: str, *kinds: str, wait: float) -> torch.nn.Module:
         """A Hub model by "owner/name" or "owner/name@revision": loaded once, in the loader thread."""

@@ -133,7 +133,8 @@ def warm_directions(models: list[str]) -> None:
     threading.Thread(target=run, name="gan-directions", daemon=True).start()
 
 
-def tab(demo: gr.Blocks) -> None:
+def tab(demo: gr.Blocks) -> gr.Dropdown:
+    """The tab -> its model picker (a model trained in the Train tab joins it)."""
     models = studio.gan_models()
     model_name = preferred(models, "gan-fashion")
     try:
@@ -237,3 +238,4 @@ def tab(demo: gr.Blocks) -> None:
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     animate.click(gan_sweep, inputs=point + [direction, frames, method], outputs=sweep, api_name="gan_sweep",
                   preprocess=False, **HEAVY)  # GIFs never queue before sliders
+    return model

@@ -172,7 +172,8 @@ def not_from_the_test_set():
     return None
 
 
-def tab(demo: gr.Blocks) -> None:
+def tab(demo: gr.Blocks) -> gr.Dropdown:
+    """The tab -> its model picker (a model trained in the Train tab joins it)."""
     models = studio.vae_models()
     model_name = preferred(models, "vae-mnist")
     try:
@@ -303,3 +304,4 @@ def tab(demo: gr.Blocks) -> None:
     dice.click(None, js=random_seed_js(MAX_SEED), outputs=seed, api_visibility="private")
     for gallery in galleries:
         model.change(example_gallery, model, gallery, api_visibility="private", **NO_PROGRESS)
+    return model

@@ -1,0 +1,152 @@
+"""The Train tab: a short live run streams its progress, obeys pause, resume and stop, ends when its visitor
+leaves, and its model then draws in the GAN tab, through the studio functions and through /train."""
+
+import math
+import threading
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from aigc.data import held_out
+from aigc.studio import InputError
+from aigc.studio import gan as studio_gan
+from aigc.studio import train as studio
+from aigc.studio.models import TRAINED_KEPT, Registry, registry
+
+
+def training_threads() -> int:
+    return sum(thread.name == "aigc-train" for thread in threading.enumerate())
+
+
+def wait_for_no_training(seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while training_threads() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert training_threads() == 0, "the training thread is still running"
+
+
+def test_settings_are_clamped_to_their_limits_and_unknown_names_refused():
+    checked = studio.settings(seconds=1, batch=10_000, lr=1.0)
+    assert (checked.seconds, checked.batch, checked.lr) == (studio.MIN_SECONDS, studio.MAX_BATCH, studio.MAX_LR)
+    assert studio.settings(seconds=10**6).seconds == studio.MAX_SECONDS
+    assert studio.settings("vae", loss="anything").loss == "elbo"
+    for wrong in (dict(family="gpt"), dict(dataset="cifar"), dict(loss="l2"), dict(seconds="soon")):
+        with pytest.raises(InputError):
+            studio.settings(**wrong)
+
+
+def test_every_preset_is_a_valid_setting_with_something_to_look_for():
+    assert list(studio.PRESETS) == ["The tutorial's GAN", "Watch it collapse", "Fix it"]
+    tutorial = studio.PRESETS["The tutorial's GAN"]
+    assert (tutorial["family"], tutorial["loss"], tutorial["lr"]) == ("mlp-gan", "bce", 2e-4)
+    for preset in studio.PRESETS.values():
+        settings = {key: value for key, value in preset.items() if key != "about"}
+        assert studio.settings(**settings) == studio.Settings(**{**settings, "seed": 0, "beta": 1.0})
+        assert preset["about"].startswith("The") and "Look" in preset["about"]
+
+
+def test_diversity_is_about_one_for_real_pictures_and_zero_for_copies_of_one():
+    real = held_out("mnist").images[torch.randperm(len(held_out("mnist").images))[:80]]
+    assert 0.7 < studio.diversity("mnist", real) < 1.3
+    assert studio.diversity("mnist", real[:1].repeat(80, 1, 1, 1)) == 0.0
+
+
+def test_a_ten_second_run_streams_a_grid_a_second_and_ends_with_a_model_kept_by_name():
+    updates = list(studio.train("mlp-gan", "mnist", "bce", 2e-4, 64, seconds=10, seed=1))
+    *live, last = updates
+    assert len(live) >= 7 and all(not update.done for update in live) and last.done
+    assert [update.step for update in updates] == sorted(update.step for update in updates)
+    assert all(math.isfinite(value) for update in updates for value in update.losses.values())
+    assert set(live[-1].losses) == {"loss_d", "loss_g"} and last.samples == 80
+    assert 9 <= last.seconds <= 12 and last.name.startswith("trained: mlp-gan bce 10 s #")
+    assert {update.grid.size for update in updates} == {live[0].grid.size}
+    assert Image.open(last.gif).n_frames == len(updates)
+    assert last.status()["model"] == last.name and last.status()["state"] == "done"
+    studio.keep(last.name, last.model)
+    picture = studio_gan.generate(last.name, 3, 7, 0.7, [0.0] * 8)
+    assert picture.size[0] > 28
+    assert last.name not in registry().names(), "a trained model is not listed among the bundled ones"
+
+
+def test_pause_holds_the_steps_resume_goes_on_and_stop_ends_early_with_a_model():
+    stream = studio.train("mlp-gan", seconds=60, session="visitor")
+    first = next(stream)
+    studio.pause("visitor")
+    paused = [next(stream) for _ in range(3)]
+    assert paused[-1].paused and paused[-1].step == paused[-2].step
+    assert paused[-1].seconds == paused[-2].seconds, "a pause is not training time"
+    studio.resume("visitor")
+    resumed = next(update for update in stream if not update.paused)
+    assert resumed.step > paused[-1].step > first.step
+    studio.stop("visitor")
+    started = time.monotonic()
+    last = list(stream)[-1]
+    assert last.done and last.model is not None and last.seconds < 20 and time.monotonic() - started < 5
+    wait_for_no_training(5)
+
+
+def test_a_run_whose_stream_is_closed_stops():
+    stream = studio.train("dcgan", seconds=60)
+    next(stream)
+    stream.close()
+    wait_for_no_training(10)
+
+
+def test_the_registry_keeps_the_last_trained_models_and_checks_their_family():
+    models = Registry(names=[])
+    gan = registry().get("gan-mlp-mnist")
+    for i in range(TRAINED_KEPT + 2):
+        models.add_trained(f"trained: mlp-gan bce 10 s #{i}", gan)
+    assert list(models.trained) == [f"trained: mlp-gan bce 10 s #{i}" for i in range(2, TRAINED_KEPT + 2)]
+    assert models.get("trained: mlp-gan bce 10 s #5", "mlp-gan", "dcgan") is gan
+    with pytest.raises(InputError, match="holds a MLP GAN model; this needs a VAE"):
+        models.get("trained: mlp-gan bce 10 s #5", "vae")
+    with pytest.raises(InputError, match="Unknown model"):
+        models.get("trained: mlp-gan bce 10 s #0", "mlp-gan")
+
+
+def test_the_gif_keeps_at_most_its_frames_evenly_spaced():
+    gif = studio.Frames()
+    for i in range(200):
+        gif.add(i)
+    gif.add(200, last=True)
+    frames = gif.kept
+    assert frames[-1] == 200 and len(frames) <= studio.GIF_FRAMES and frames[0] == 0 and frames == sorted(frames)
+    gaps = {b - a for a, b in zip(frames, frames[1:-1])}
+    assert len(gaps) == 1
+
+
+# --- through the API of the running app ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def test_train_streams_its_progress_and_the_model_then_draws_through_gan_generate(client):
+    job = client.submit(family="mlp-gan", dataset="mnist", loss="bce", lr=2e-4, batch=64, seconds=15, seed=3,
+                        api_name="/train")
+    outputs = job.result(timeout=120) and job.outputs()
+    assert len(outputs) >= 5
+    statuses = [output[0] for output in outputs]
+    assert all(math.isfinite(v) for status in statuses for v in status["losses"].values())
+    assert {status["model"] for status in statuses} == {statuses[-1]["model"]}
+    assert statuses[-1]["state"] == "done" and 14 <= statuses[-1]["seconds"] <= 17
+    assert statuses[-1]["step"] > statuses[0]["step"]
+    name = statuses[-1]["model"]
+    picture = client.predict(model=name, label=7, seed=1, api_name="/gan_generate")
+    assert Image.open(picture).size[0] > 28
+
+
+def test_train_stops_when_its_client_leaves(client):
+    job = client.submit(family="vae", seconds=120, api_name="/train")
+    deadline = time.monotonic() + 60
+    while len(job.outputs()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert training_threads() == 1
+    job.cancel()
+    wait_for_no_training(studio.STALL_S + 10)
