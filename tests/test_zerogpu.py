@@ -32,10 +32,14 @@ GPU_HANDLERS = {
                     "tab.<locals>.on_load"],
     "aigc.ui.text": ["text_generate", "candidates_view", "attention_view"],
     "aigc.ui.compare": ["compare", "measure"],
+    "aigc.ui.train": ["training"],
 }
 # Called by the handler an event calls: with the click's pixel, as the select events' gr.SelectData does not
-# unpickle; only when the grid is shown, so that a slider let go with the grid hidden asks for no GPU.
-CALLED_BY_A_HANDLER = {("aigc.ui.vae", "decode_click"), ("aigc.ui.gan", "seed_grid_picture")}
+# unpickle; only when the grid is shown, so that a slider let go with the grid hidden asks for no GPU; the training
+# run, whose model the handler then keeps in the app's own process.
+CALLED_BY_A_HANDLER = {("aigc.ui.vae", "decode_click"), ("aigc.ui.gan", "seed_grid_picture"),
+                       ("aigc.ui.train", "training")}
+LONGEST_GPU_S = {"training": 360}  # a training run's budget (up to 5 minutes), its start and its end
 WORKER_TIMEOUT_S = 300
 
 
@@ -216,6 +220,10 @@ public("/text_generate", lambda: client.predict(prompt="ROMEO:", max_new_tokens=
 public("/nearest", lambda: client.predict(model="gan-mnist", image=handle_file(paths[0]), k=3, api_name="/nearest"))
 public("/compare", lambda: client.predict(dataset="mnist", seed=1, api_name="/compare"))
 public("/compare_measure", lambda: client.predict(dataset="mnist", samples=200, seed=1, api_name="/compare_measure"))
+trained = {}  # the last output of /train: its status names the model
+public("/train", lambda: trained.setdefault("last", client.predict(family="mlp-gan", seconds=10, api_name="/train")))
+public("/gan_generate trained", lambda: client.predict(model=trained["last"][0]["model"], label=1,
+                                                       api_name="/gan_generate"))
 
 private("preview_strips", lambda: gan.preview_strips("gan-mnist", 3, 5, 0.7, "SeFa"))
 private("seed_grid", lambda: gan.seed_grid(True, "gan-mnist", 3, 5, 0.7, "SeFa", *offsets))
@@ -271,8 +279,9 @@ def test_each_handler_that_does_model_work_asks_for_a_gpu_once_and_no_helper_doe
     expected = sorted((module, name) for module, names in GPU_HANDLERS.items() for name in names)
     decorated = sorted((module, name) for module, name, _ in report["decorated"])
     assert decorated == expected
-    assert len(decorated) == 20
-    assert all(isinstance(duration, int) and 0 < duration <= 120 for _, _, duration in report["decorated"])
+    assert len(decorated) == 21
+    assert all(isinstance(duration, int) and 0 < duration <= LONGEST_GPU_S.get(name, 120)
+               for _, name, duration in report["decorated"])
 
 
 def test_the_gpu_handlers_are_what_the_events_call(report):
@@ -284,12 +293,13 @@ def test_the_gpu_handlers_are_what_the_events_call(report):
 def test_every_public_endpoint_answers_through_the_forked_gpu_worker(report):
     results = dict(report["public"])
     results.pop("/gan_generate unknown model")
-    assert sorted(results) == ["/compare", "/compare_measure", "/gan_generate", "/gan_sweep", "/nearest",
-                               "/text_generate", "/vae_interpolate"]
+    assert sorted(results) == ["/compare", "/compare_measure", "/gan_generate", "/gan_generate trained", "/gan_sweep",
+                               "/nearest", "/text_generate", "/train", "/vae_interpolate"]
     assert not {name: result for name, result in results.items() if str(result).startswith("error")}
     assert results["/gan_generate"] == results["/gan_sweep"] == "str"  # a picture's path, a GIF's
     assert results["/vae_interpolate"] == ["list", "str"]  # the frames, the GIF
     assert results["/text_generate"] == ["str", "list", "str"]  # the text, coloured, the summary
+    assert results["/gan_generate trained"] == "str"  # drawn by the model trained in the worker, kept by the app
 
 
 def test_a_user_error_in_a_gpu_handler_keeps_its_message(report):
