@@ -301,6 +301,15 @@ def test_a_paced_generation_sends_each_token_at_its_speed():
     assert [len(update[0]) for update in updates[:6]] == [1, 2, 3, 4, 5, 6]  # Stop lands between two tokens
 
 
+def test_a_paced_generation_keeps_its_pace_for_a_while_only(monkeypatch):
+    """A paced text holds the heavy worker and a ZeroGPU call: past MAX_PACED_S the rest comes at once."""
+    monkeypatch.setattr(ui, "MAX_PACED_S", 0.2)
+    started = time.monotonic()
+    *_, (text, _, summary, _) = ui.text_generate("ROMEO:\n", 200, 0.8, 0, 1.0, 3, GPT, speed=10)
+    assert time.monotonic() - started < 5 and len(text) == 200
+    assert "Written at 10 tokens a second for 0.2 s, then as fast as the model writes." in summary
+
+
 def test_next_token_is_the_first_token_generated_with_the_same_seed():
     whole = last(studio.stream("ROMEO:\n", 1, 1.2, 0, 1.0, seed=8, model=GPT))
     answer = studio.next_token("ROMEO:\n", 1.2, 0, 1.0, 8, GPT)

@@ -30,7 +30,7 @@ GPU_HANDLERS = {
     "aigc.ui.nearest": ["nearest", "nearest_to_frame"],
     "aigc.ui.vae": ["vae_interpolate", "latent_views", "manifold_view", "decode_click", "prior_samples",
                     "tab.<locals>.on_load"],
-    "aigc.ui.text": ["text_generate", "candidates_view", "attention_view"],
+    "aigc.ui.text": ["text_generate", "step", "next_token", "attention", "candidates_view", "attention_view"],
     "aigc.ui.compare": ["compare", "measure"],
     "aigc.ui.train": ["training"],
 }
@@ -217,6 +217,8 @@ public("/gan_sweep", lambda: client.predict(model="gan-mnist", direction=2, fram
 public("/vae_interpolate", lambda: client.predict(model="vae-mnist", image_a=handle_file(paths[0]),
                                                   image_b=handle_file(paths[1]), steps=4, api_name="/vae_interpolate"))
 public("/text_generate", lambda: client.predict(prompt="ROMEO:", max_new_tokens=40, seed=1, api_name="/text_generate"))
+public("/next_token", lambda: client.predict(prompt="ROMEO:", seed=1, api_name="/next_token"))
+public("/attention", lambda: client.predict(text="ROMEO:", index=3, layer=2, api_name="/attention"))
 public("/nearest", lambda: client.predict(model="gan-mnist", image=handle_file(paths[0]), k=3, api_name="/nearest"))
 public("/compare", lambda: client.predict(dataset="mnist", seed=1, api_name="/compare"))
 public("/compare_measure", lambda: client.predict(dataset="mnist", samples=200, seed=1, api_name="/compare_measure"))
@@ -241,8 +243,9 @@ private("decode_map_click", lambda: vae.decode_map_click("vae-mnist", click))
 private("decode_manifold_click", lambda: vae.decode_manifold_click("vae-mnist-2d", click))
 private("prior_samples", lambda: vae.prior_samples("vae-mnist", 1.0, 3, 4))
 continuation = list(text.text_generate("ROMEO:", 20, seed=2))[-1][-1]
-private("candidates_view", lambda: text.candidates_view(continuation, 3))
-private("attention_view", lambda: text.attention_view("ROMEO: speak", 1, 1, "gpt-shakespeare"))
+private("step", lambda: text.step(continuation, "ROMEO:", 0.8, 0, 1.0, 2, "gpt-shakespeare"))
+private("candidates_view", lambda: text.candidates_view(continuation, 3, "ROMEO:", 0.8, 0, 1.0, "gpt-shakespeare"))
+private("attention_view", lambda: text.attention_view(continuation, 3, "ROMEO:", "gpt-shakespeare", 1, 1))
 frames = [{"image": upload, "caption": None} for upload in uploads]
 private("nearest_to_frame", lambda: nearest.nearest_to_frame("vae-mnist", frames, 1, 3))
 
@@ -279,7 +282,7 @@ def test_each_handler_that_does_model_work_asks_for_a_gpu_once_and_no_helper_doe
     expected = sorted((module, name) for module, names in GPU_HANDLERS.items() for name in names)
     decorated = sorted((module, name) for module, name, _ in report["decorated"])
     assert decorated == expected
-    assert len(decorated) == 21
+    assert len(decorated) == 24
     assert all(isinstance(duration, int) and 0 < duration <= LONGEST_GPU_S.get(name, 120)
                for _, name, duration in report["decorated"])
 
@@ -293,13 +296,14 @@ def test_the_gpu_handlers_are_what_the_events_call(report):
 def test_every_public_endpoint_answers_through_the_forked_gpu_worker(report):
     results = dict(report["public"])
     results.pop("/gan_generate unknown model")
-    assert sorted(results) == ["/compare", "/compare_measure", "/gan_generate", "/gan_generate trained", "/gan_sweep",
-                               "/nearest", "/text_generate", "/train", "/vae_interpolate"]
+    assert sorted(results) == ["/attention", "/compare", "/compare_measure", "/gan_generate", "/gan_generate trained",
+                               "/gan_sweep", "/nearest", "/next_token", "/text_generate", "/train", "/vae_interpolate"]
     assert not {name: result for name, result in results.items() if str(result).startswith("error")}
     assert results["/gan_generate"] == results["/gan_sweep"] == "str"  # a picture's path, a GIF's
     assert results["/vae_interpolate"] == ["list", "str"]  # the frames, the GIF
     assert results["/text_generate"] == ["str", "list", "str"]  # the text, coloured, the summary
     assert results["/gan_generate trained"] == "str"  # drawn by the model trained in the worker, kept by the app
+    assert results["/next_token"] == results["/attention"] == "dict"  # JSON
 
 
 def test_a_user_error_in_a_gpu_handler_keeps_its_message(report):
@@ -315,7 +319,7 @@ def test_the_page_events_that_use_a_model_work_through_the_worker(report):
     assert report["GPU calls of a hidden grid"] == 0
     assert report["private"]["latent_views"] == ["Image", "Image", "Image"]
     assert report["private"]["decode_map_click"] == "Image"
-    assert report["private"]["candidates_view"] == "Figure"
+    assert report["private"]["candidates_view"] == report["private"]["attention_view"] == "str"  # HTML
 
 
 def test_no_model_runs_outside_a_gpu_handler_not_even_a_warm_up_thread(report):

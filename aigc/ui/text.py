@@ -17,6 +17,9 @@ from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, family_available, for_page
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 COLOURED_REFRESH_S = 1.0
 MAX_SPEED = 20  # tokens a second, the most that the page is sent one by one (REFRESH_S)
+# A paced text holds the one heavy worker (aigc.ui.HEAVY), and on ZeroGPU a GPU call of at most 60 s: past this,
+# the rest comes as fast as the model writes.
+MAX_PACED_S = 45
 BANDS = [  # (lowest probability, label, colour)
     (0.9, "sure (≥ 90%)", "#16a34a"),
     (0.5, "likely (50–90%)", "#a3e635"),
@@ -57,7 +60,12 @@ def text_generate(prompt="", max_new_tokens=studio.DEFAULT_NEW_TOKENS, temperatu
     speed = number(speed, "speed", 0, MAX_SPEED, 0)
     interval = 1 / speed if speed else 0.0
     continuation, last_shown, last_coloured, due = None, 0.0, 0.0, time.monotonic()
+    paced_until = due + MAX_PACED_S
     for continuation in studio.stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, model):
+        if interval and due + interval > paced_until:
+            interval = 0.0
+            continuation.notes.append(f"Written at {speed:g} tokens a second for {MAX_PACED_S} s, then as fast as "
+                                      "the model writes.")
         if interval:
             due += interval
             time.sleep(max(0.0, due - time.monotonic()))
