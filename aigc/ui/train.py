@@ -95,7 +95,7 @@ def layout() -> dict:
                 c["batch"] = gr.Slider(studio.MIN_BATCH, studio.MAX_BATCH, studio.DEFAULT_BATCH, step=8,
                                        label="Batch size")
                 c["seconds"] = gr.Slider(studio.MIN_SECONDS, studio.MAX_SECONDS, studio.DEFAULT_SECONDS, step=5,
-                                         label="Seconds of training")
+                                         label="Seconds of training", elem_id="train-seconds")
                 c["seed"] = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
                 c["mode_seeking"] = gr.Slider(0, studio.MAX_MODE_SEEKING, 0, step=0.1,
                                               label="Mode-seeking weight (GANs; MSGAN, 0 = off)")

@@ -1,0 +1,102 @@
+"""The Train tab in a real browser: train the tutorial's GAN for 20 s, watch it learn, then steer it in the GAN tab."""
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigc.studio import gan
+from aigc.ui import gan as gan_tab
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is not installed"),
+]
+# Every distinct picture the sample grid shows, as the page shows it.
+WATCH_GRID_JS = """() => {
+    window.trainGrids = new Set();
+    setInterval(() => {
+        const img = document.querySelector('#train-grid img');
+        if (img?.src) window.trainGrids.add(img.src);
+    }, 100);
+}"""
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.set_default_timeout(30_000)
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+def shown_picture(page, selector: str) -> np.ndarray:
+    response = page.request.get(page.locator(selector).get_attribute("src"))
+    return np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB"))
+
+
+def assert_no_error_toast(page) -> None:
+    errors = page.locator(".toast-body.error")
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def test_train_the_tutorials_gan_for_20_seconds_watch_it_learn_then_steer_it(page):
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("The tutorial's GAN").check()
+    page.wait_for_function("() => document.querySelector('#train-seconds input[type=number]').value === '60'")
+    seconds = page.locator("#train-seconds input[type=number]")
+    seconds.fill("20")
+    seconds.press("Enter")
+    page.evaluate(WATCH_GRID_JS)
+    page.locator("#train-start").click()
+    page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('done')",
+                           timeout=90_000)
+    grids = page.evaluate("() => window.trainGrids.size")
+    assert grids >= 6, f"the grid changed {grids - 1} times"
+    status = page.locator("#train-status").inner_text()
+    assert "trained: mlp-gan bce 20 s" in status
+    name = status[status.index("trained: mlp-gan"):].split('"')[0].strip()
+    assert page.locator("#train-losses svg, #train-losses canvas").count() > 0, "no losses plot"
+    assert "Diversity" in page.locator("#train-diversity").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "train.png", full_page=True)
+
+    # the GAN tab now draws with the trained model, and follows its sliders
+    page.get_by_role("tab", name="GAN").click()
+    expected = gan.generate(name, 0, gan_tab.DEFAULT_SEED, gan.DEFAULT_TRUNCATION, [0.0] * 8)
+    page.wait_for_function("() => document.querySelector('#gan-picture img')?.src")
+    picture = page.locator("#gan-picture img")
+    for _ in range(50):
+        if np.array_equal(shown_picture(page, "#gan-picture img"), np.asarray(expected.convert("RGB"))):
+            break
+        page.wait_for_timeout(200)
+    else:
+        pytest.fail("the GAN tab does not draw the trained model")
+    before = picture.get_attribute("src")
+    track = page.locator("#gan-d1 input[type=range]").bounding_box()
+    x, y = track["x"] + track["width"] / 2, track["y"] + track["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + track["width"] / 4, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function("before => document.querySelector('#gan-picture img').src !== before", arg=before)
+    page.wait_for_timeout(1500)
+    offset = float(page.locator("#gan-d1 input[type=number]").input_value())
+    steered = gan.generate(name, 0, gan_tab.DEFAULT_SEED, gan.DEFAULT_TRUNCATION, [offset] + [0.0] * 7)
+    assert offset > 0
+    assert np.array_equal(shown_picture(page, "#gan-picture img"), np.asarray(steered.convert("RGB")))
+    assert_no_error_toast(page)
+    page.screenshot(path=ARTIFACTS / "train-steered.png", full_page=True)
