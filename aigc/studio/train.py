@@ -89,11 +89,12 @@ class Settings:
         return not is_prepared(self.dataset, "train")
 
     def argv(self, out: Path) -> list[str]:
-        """The command line of ``python -m aigc.train`` for this run (budget and steps come from the hook)."""
-        argv = [CLI_FAMILIES[self.family], "--data", self.dataset, "--out", str(out), "--run-dir", str(out.parent / "run"),
-                "--steps", str(10**9), "--minutes", f"{self.seconds / 60:g}", "--batch-size", str(self.batch),
-                "--lr", f"{self.lr:g}", "--seed", str(self.seed), "--log-every", str(10**9),
-                "--sample-every", str(10**9), "--checkpoint-every", str(10**9)]
+        """The command line of ``python -m aigc.train`` for this run: no step limit (the budget or the hook ends
+        it), no sample grids or checkpoints on the way; the model goes to ``out``, its checkpoint beside it."""
+        argv = [CLI_FAMILIES[self.family], "--data", self.dataset, "--out", str(out),
+                "--run-dir", str(out.parent / "run"), "--steps", str(10**9), "--minutes", f"{self.seconds / 60:g}",
+                "--batch-size", str(self.batch), "--lr", f"{self.lr:g}", "--seed", str(self.seed),
+                "--log-every", str(10**9), "--sample-every", str(10**9), "--checkpoint-every", str(10**9)]
         if self.family == "vae":
             argv += ["--beta", f"{self.beta:g}"]
         else:
