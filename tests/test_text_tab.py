@@ -325,6 +325,15 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
+def test_the_new_endpoints_have_the_contract_parameters_each_with_a_default(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name, expected in {"/next_token": ["model", "prompt", "temperature", "top_k", "top_p", "seed"],
+                           "/attention": ["model", "text", "index", "layer"]}.items():
+        parameters = {p["parameter_name"]: p for p in endpoints[name]["parameters"]}
+        assert set(expected) <= set(parameters), name
+        assert all(parameters[p]["parameter_has_default"] for p in expected), name
+
+
 def test_next_token_through_the_api(client):
     answer = client.predict(prompt="ROMEO:\n", temperature=1.0, top_k=5, top_p=1.0, seed=3, api_name="/next_token")
     kept = [c["p_filtered"] for c in answer["candidates"] if c["p_filtered"] > 0]

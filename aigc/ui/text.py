@@ -308,5 +308,12 @@ def wire(demo: gr.Blocks, c: dict, v: dict, intro: gr.Markdown, available: bool)
     look(c["model"].change(choose_model, c["model"], [c["model"], intro, v["layer"], v["head"]],
                            api_visibility="private", show_progress_on=c["model"], concurrency_limit=1,
                            concurrency_id="hub"))
-    gr.api(next_token, api_name="next_token")
-    gr.api(attention, api_name="attention")
+    api_only(demo, next_token)
+    api_only(demo, attention)
+
+
+def api_only(demo: gr.Blocks, fn) -> None:
+    """An endpoint for API clients alone, named after ``fn`` (gr.api: no component; the types are the signature's),
+    without the progress target gr.api gives its output (see NO_PROGRESS)."""
+    dependency = gr.api(fn, api_name=fn.__name__)
+    demo.fns[dependency["id"]].show_progress_on = []
