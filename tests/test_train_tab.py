@@ -150,3 +150,25 @@ def test_train_stops_when_its_client_leaves(client):
     assert training_threads() == 1
     job.cancel()
     wait_for_no_training(studio.STALL_S + 10)
+
+
+def test_a_second_training_waits_in_line_and_is_told_its_place(client, app_url):
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    first = client.submit(family="mlp-gan", seconds=60, api_name="/train")
+    deadline = time.monotonic() + 60
+    while not first.outputs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second = Client(app_url, verbose=False).submit(family="mlp-gan", seconds=60, api_name="/train")
+    places = []
+    for _ in range(50):
+        status = second.status()
+        if status.code == Status.IN_QUEUE and status.rank is not None:
+            places.append(status.rank)
+        time.sleep(0.1)
+    assert places and set(places) == {0}, "the first in line, behind the run in progress"
+    assert not second.outputs() and training_threads() == 1
+    second.cancel()
+    first.cancel()
+    wait_for_no_training(studio.STALL_S + 10)

@@ -60,7 +60,7 @@ def main(seconds: int) -> None:
             status = result["last"][0]
             ratio = statistics.median(busy) / statistics.median(idle)
             print(f"{family}: {status['step']} steps in {status['seconds']} s = "
-                  f"{status['step'] / status['seconds']:.0f} steps/s; bystander while training: {summary(busy)}, "
+                  f"{status['step'] / status['seconds']:.1f} steps/s; bystander while training: {summary(busy)}, "
                   f"{ratio:.2f}x idle")
         print(f"app peak memory after the three trainings: {peak_rss_mb(process):.0f} MB")
 
