@@ -172,3 +172,20 @@ def test_a_second_training_waits_in_line_and_is_told_its_place(client, app_url):
     second.cancel()
     first.cancel()
     wait_for_no_training(studio.STALL_S + 10)
+
+
+def test_a_trained_vae_joins_the_visitors_vae_picker_and_interpolates():
+    import gradio as gr
+
+    from aigc.studio import vae as studio_vae
+    from aigc.ui import train as train_tab
+
+    last = list(studio.train("vae", "mnist", seconds=10, beta=0.5))[-1]
+    assert last.name.startswith("trained: vae β=0.5 10 s #") and set(last.losses) == {"loss", "reconstruction", "kl"}
+    studio.keep(last.name, last.model)
+    gan_picker, vae_picker, trained = train_tab.join_pickers(last.status(), ["trained: gone"])
+    assert trained == [last.name] and isinstance(gan_picker, type(gr.skip()))
+    assert vae_picker.value == last.name and last.name in [choice[0] for choice in vae_picker.choices]
+    pictures = [studio_vae.dataset_picture(f"mnist:{i}") for i in (0, 1)]
+    frames, gif = studio_vae.interpolate(last.name, *pictures, steps=4)
+    assert len(frames) == 4 and Image.open(gif).n_frames > 1
