@@ -49,11 +49,14 @@ def test_a_click_on_a_written_token_shows_its_attention_over_the_text_before_it(
     page.get_by_role("textbox", name="Seed").fill("5")
     page.get_by_role("button", name="Generate").click()
     page.locator("#text-candidates p", has_text=studio.candidates(expected).title).wait_for()
-    page.locator("#text-confidence .token").last.click()
+    token = page.locator("#text-confidence .token").last
+    token.click()
+    assert token.evaluate("t => t.style.outline") == "rgb(220, 38, 38) solid 2px"  # the clicked token, outlined
     clicked = studio.token_attention(expected, len(expected.prompt_ids) + len(expected.tokens) - 1, 1)
     caption = f"(token {clicked.index + 1} of its window of {len(clicked.tokens)})"
     page.locator("#text-attention p", has_text=caption).wait_for()
     assert page.locator("#text-attention .large .query").inner_text() == expected.pieces[-1]
+    assert page.locator("#text-confidence .token[style*='outline']").count() == 1
     heads = page.locator("#text-attention figure")
     assert heads.count() == len(clicked.heads) and page.locator("#text-attention figure.chosen").count() == 1
     strongest = int(clicked.heads[0].argmax())  # head 1 is the large one

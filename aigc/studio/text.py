@@ -403,7 +403,7 @@ def attention_html(a: TokenAttention, head: int = 1) -> str:
     """The attending token (outlined) and what it attends to, tinted over the text: ``head`` (from 1) large,
     every head of the layer small beside it."""
     head = integer(head, "head", 1, len(a.heads), 1)
-    query = html.escape(a.tokens[a.index]).replace("\n", "↵")
+    query = html.escape(a.tokens[a.index]).replace("\n", "↵").replace(" ", "␣") or "∅"
     small = "".join(
         f'<figure class="{"chosen" if h == head - 1 else ""}"><figcaption>head {h + 1}</figcaption>'
         f'<div class="text">{tinted(a, h, SMALL_SHOWN)}</div></figure>' for h in range(len(a.heads)))

@@ -160,6 +160,18 @@ def attention_view(continuation, selected, prompt, model, layer, head):
         return gr.skip()
 
 
+# In the page: the clicked token of the coloured text stays outlined (until another click or a new text).
+OUTLINE_CLICKED_JS = """() => document.addEventListener("click", (event) => {
+    const token = event.target.closest("#text-confidence .token");
+    if (!token) return;
+    document.querySelectorAll("#text-confidence .token").forEach((t) => { t.style.outline = ""; });
+    token.style.outline = "2px solid #dc2626";
+})"""
+CLEAR_OUTLINE_JS = """() => document.querySelectorAll("#text-confidence .token").forEach((t) => {
+    t.style.outline = "";
+})"""
+
+
 def clicked(selected: gr.SelectData) -> int:
     """A click on the coloured text -> the index of its token in prompt + continuation."""
     return selected.index
@@ -295,6 +307,8 @@ def wire(demo: gr.Blocks, c: dict, v: dict, intro: gr.Markdown, available: bool)
     )
     look(event.success(lambda: None, None, selected, **private))
     c["stop"].click(None, cancels=[event], api_visibility="private")
+    gr.on([c["generate"].click, c["step"].click], None, js=CLEAR_OUTLINE_JS, api_visibility="private")
+    demo.load(None, js=OUTLINE_CLICKED_JS, api_visibility="private")
     look(c["step"].click(step, [continuation] + controls[:1] + controls[2:], written + [selected], preprocess=False,
                          **private, **HEAVY))
     look(v["confidence"].select(clicked, None, selected, **private))
