@@ -152,7 +152,7 @@ OFFLINE = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}  # added 
 CLIENTS = 16
 SLIDER_MOVES = 20
 # the smallest sizes, for requests that measure serving rather than the work (the server clamps them up)
-SMALL_SIZES = {"max_new_tokens": 20, "frames": 1, "steps": 2, "samples": 1}
+SMALL_SIZES = {"max_new_tokens": 20, "frames": 1, "steps": 2, "samples": 1, "seconds": 10}  # seconds: /train
 MIXED_ENDPOINTS = ["/gan_generate", "/gan_sweep", "/vae_interpolate", "/text_generate"]
 TRIVIAL_APP = """
 import numpy as np, gradio as gr

@@ -20,8 +20,8 @@ from aigc.bench import percentile, sample_picture, small_request
 CLIENTS = 32  # on /gan_generate, the slider endpoint that every visitor hits while dragging
 CLIENTS_PER_ENDPOINT = 16  # on each of the others, at the same time: about 130 requests in all
 # The endpoints that take seconds per call (a whole dataset's samples and metrics) are hit by fewer people:
-# more would only measure how long their queue is.
-SLOW_ENDPOINTS = {"/compare": 4, "/compare_measure": 2}
+# more would only measure how long their queue is.  A training runs one at a time, for seconds.
+SLOW_ENDPOINTS = {"/compare": 4, "/compare_measure": 2, "/train": 1}
 # gradio_client's HTTP calls (uploads, downloads) give up after 5 s by default; on two shared cores serving
 # over a hundred requests at once, waiting longer is what a person does too.  How long they wait is what p95 says.
 PATIENT = {"timeout": 120}
