@@ -88,3 +88,16 @@ def test_moving_the_temperature_changes_the_chart_before_anything_is_written(pag
     page.wait_for_function("t => document.querySelector('#text-candidates .aigc-candidates > div').title === t",
                            arg=expected)
     assert expected != before and output_length(page) == 0
+
+
+def test_stop_ends_a_paced_text_within_one_token(page):
+    speed = page.locator("#text-speed input[type=number]")
+    speed.fill("4")
+    speed.press("Enter")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function("() => document.querySelector('#text-output textarea').value.length >= 3")
+    page.get_by_role("button", name="Stop").click()
+    stopped = output_length(page)
+    assert stopped < 10  # paced: far from the 300 tokens that the page asks for
+    page.wait_for_timeout(1_500)  # six tokens' time at 4 a second
+    assert stopped <= output_length(page) <= stopped + 1

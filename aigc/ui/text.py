@@ -223,7 +223,7 @@ def writing_controls(models: list[str], model_name: str) -> dict:
                 c["stop"] = gr.Button("Stop", variant="stop")
                 c["share"] = gr.Button("🔗 Share")
             c["speed"] = gr.Slider(0, MAX_SPEED, value=0, step=1, label="Speed (tokens a second)",
-                                   info="0: as fast as the model writes")
+                                   info="0: as fast as the model writes", elem_id="text-speed")
             c["link"] = gr.Textbox(label="Link that writes this text again",
                                    placeholder="generate, then press 🔗 Share",
                                    buttons=["copy"], elem_id="text-link")
