@@ -258,14 +258,18 @@ def train(family="mlp-gan", dataset="mnist", loss="bce", lr=DEFAULT_LR, batch=DE
     outcome: dict = {}
     history: list[dict] = []
     frames = Frames()
+    closed = threading.Event()  # the stream is closed: nobody will take an update again
 
-    def send(update: Update) -> bool:
-        """Hand an update to the stream; False if nobody took the last one for STALL_S seconds."""
-        try:
-            updates.put(update, timeout=STALL_S)
-            return True
-        except queue.Full:
-            return False
+    def send(update: Update | None) -> bool:
+        """Hand an update to the stream; False if it is closed, or nobody took the last one for STALL_S seconds."""
+        deadline = time.monotonic() + STALL_S
+        while not closed.is_set() and time.monotonic() < deadline:
+            try:
+                updates.put(update, timeout=0.2)
+                return True
+            except queue.Full:
+                pass
+        return False
 
     def grid_and_diversity(preview: trainer.Preview) -> tuple[Image.Image, float | None]:
         return to_pil(make_grid(preview.grid, preview.nrow), GRID_SCALE), diversity(run.dataset, preview.samples)
@@ -274,6 +278,8 @@ def train(family="mlp-gan", dataset="mnist", loss="bce", lr=DEFAULT_LR, batch=DE
 
     def hook(step: int, losses: dict[str, float], preview) -> bool:
         clock["preview"] = preview
+        if hold.stopped.is_set():
+            return False
         for key, value in losses.items():
             clock["sums"][key] = clock["sums"].get(key, 0.0) + value
         clock["count"] += 1
@@ -327,7 +333,8 @@ def train(family="mlp-gan", dataset="mnist", loss="bce", lr=DEFAULT_LR, batch=DE
                      len(outcome["preview"].samples), done=True, model=outcome["model"],
                      gif=str(save_gif(frames.kept, output_file(".gif"), duration_ms=120)))
     finally:
-        hold.stop()  # a stream closed early (its visitor left) ends the run
+        closed.set()  # a stream closed early (its visitor left) ends the run
+        hold.stop()
         with _controls_lock:
             if _controls.get(str(session)) is hold:
                 del _controls[str(session)]
