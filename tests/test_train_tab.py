@@ -189,3 +189,14 @@ def test_a_trained_vae_joins_the_visitors_vae_picker_and_interpolates():
     pictures = [studio_vae.dataset_picture(f"mnist:{i}") for i in (0, 1)]
     frames, gif = studio_vae.interpolate(last.name, *pictures, steps=4)
     assert len(frames) == 4 and Image.open(gif).n_frames > 1
+
+
+def test_without_prepared_data_it_trains_on_the_pictures_shipped_with_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIGC_DATA", str(tmp_path))
+    monkeypatch.setenv("AIGC_DEBIAN_FASHION", "")
+    run = studio.settings("mlp-gan", "fashion")
+    assert run.examples and "--examples" in run.argv(tmp_path / "model")
+    assert studio.data_description("fashion") == ("Fashion-MNIST: the 1,000 pictures shipped with the app "
+                                                  "(no train split is prepared here)")
+    last = list(studio.train("mlp-gan", "fashion", seconds=10))[-1]
+    assert last.done and last.model.config.class_names[7] == "Sneaker"
