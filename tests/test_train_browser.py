@@ -100,3 +100,28 @@ def test_train_the_tutorials_gan_for_20_seconds_watch_it_learn_then_steer_it(pag
     assert np.array_equal(shown_picture(page, "#gan-picture img"), np.asarray(steered.convert("RGB")))
     assert_no_error_toast(page)
     page.screenshot(path=ARTIFACTS / "train-steered.png", full_page=True)
+
+
+def status_of(page) -> str:
+    return page.locator("#train-status").inner_text()
+
+
+def test_pause_resume_and_stop_steer_the_run_in_progress(page):
+    page.get_by_role("tab", name="Train").click()
+    seconds = page.locator("#train-seconds input[type=number]")
+    seconds.fill("120")
+    seconds.press("Enter")
+    page.locator("#train-start").click()
+    page.wait_for_function("() => /\"training\"/.test(document.querySelector('#train-status')?.innerText)",
+                           timeout=60_000)
+    page.get_by_role("button", name="Pause").click()
+    page.wait_for_function("() => /\"paused\"/.test(document.querySelector('#train-status').innerText)")
+    held = status_of(page)
+    page.wait_for_timeout(2500)
+    assert status_of(page).split('"step"')[1][:12] == held.split('"step"')[1][:12], "the step moved while paused"
+    page.get_by_role("button", name="Resume").click()
+    page.wait_for_function("() => /\"training\"/.test(document.querySelector('#train-status').innerText)")
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_function("() => /\"done\"/.test(document.querySelector('#train-status').innerText)",
+                           timeout=20_000)
+    assert_no_error_toast(page)
