@@ -299,6 +299,8 @@ def test_a_paced_generation_sends_each_token_at_its_speed():
     updates = list(ui.text_generate("ROMEO:\n", 6, 0.8, 0, 1.0, 3, GPT, speed=20))
     assert time.monotonic() - started >= 6 / 20 * 0.9
     assert [len(update[0]) for update in updates[:6]] == [1, 2, 3, 4, 5, 6]  # Stop lands between two tokens
+    # and the views of a stopped text look at what was shown, not at a token written after it
+    assert [len(update[3].tokens) for update in updates[:6]] == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_paced_generation_keeps_its_pace_for_a_while_only(monkeypatch):

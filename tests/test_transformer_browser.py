@@ -101,3 +101,5 @@ def test_stop_ends_a_paced_text_within_one_token(page):
     assert stopped < 10  # paced: far from the 300 tokens that the page asks for
     page.wait_for_timeout(1_500)  # six tokens' time at 4 a second
     assert stopped <= output_length(page) <= stopped + 1
+    written = (PROMPT + page.locator("#text-output textarea").input_value()).replace("\n", "↵")
+    page.locator("#text-candidates p", has_text=f"The next token, after “…{written}”").wait_for()  # what follows

@@ -18,7 +18,7 @@ from the Hub, downloaded on first use.
 import html
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -75,6 +75,11 @@ class Continuation:
         """The ids the model saw when it drew token ``position`` (len(tokens): the next one)."""
         ids = self.prompt_ids + self.tokens[:position]
         return ids[context_start(len(self.prompt_ids), position, block_size) :]
+
+    def snapshot(self) -> "Continuation":
+        """A copy that the stream's later tokens leave as it is (the stream grows its own in place)."""
+        return replace(self, tokens=list(self.tokens), pieces=list(self.pieces),
+                       probabilities=list(self.probabilities), notes=list(self.notes))
 
     def window(self, item: int, block_size: int) -> list[int]:
         """The window that ends with token ``item`` of prompt + continuation: what it attended over."""

@@ -77,7 +77,7 @@ def text_generate(prompt="", max_new_tokens=studio.DEFAULT_NEW_TOKENS, temperatu
                 last_coloured = now
             else:
                 coloured = gr.skip()
-            yield text, coloured, summary, continuation
+            yield text, coloured, summary, continuation.snapshot()  # what is shown: Stop may come before the next
     if continuation is not None:  # the last tokens, which the refresh limits may have held back
         yield *render(continuation), continuation
 
@@ -306,7 +306,7 @@ def wire(demo: gr.Blocks, c: dict, v: dict, intro: gr.Markdown, available: bool)
         show_progress_on=v["output"], **HEAVY,  # one cheap target: see NO_PROGRESS
     )
     look(event.success(lambda: None, None, selected, **private))
-    c["stop"].click(None, cancels=[event], api_visibility="private")
+    look(c["stop"].click(lambda: None, None, selected, cancels=[event], **private))  # the views of what was written
     gr.on([c["generate"].click, c["step"].click], None, js=CLEAR_OUTLINE_JS, api_visibility="private")
     demo.load(None, js=OUTLINE_CLICKED_JS, api_visibility="private")
     look(c["step"].click(step, [continuation] + controls[:1] + controls[2:], written + [selected], preprocess=False,
