@@ -129,7 +129,8 @@ class Run:
             if self.hook is not None:
                 called = time.perf_counter()
                 go_on = self.hook(self.step, losses, preview_fn)
-                start, deadline = start + time.perf_counter() - called, deadline + time.perf_counter() - called
+                spent = time.perf_counter() - called
+                start, deadline = start + spent, deadline + spent
                 if go_on is False:
                     self.elapsed = time.perf_counter() - start
                     break
