@@ -127,6 +127,13 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
+def test_train_has_the_contract_parameters_each_with_a_default(client):
+    parameters = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/train"]["parameters"]
+    names = [parameter["parameter_name"] for parameter in parameters]
+    assert names[:7] == ["family", "dataset", "loss", "lr", "batch", "seconds", "seed"]
+    assert all(parameter["parameter_has_default"] for parameter in parameters)
+
+
 def test_train_streams_its_progress_and_the_model_then_draws_through_gan_generate(client):
     job = client.submit(family="mlp-gan", dataset="mnist", loss="bce", lr=2e-4, batch=64, seconds=15, seed=3,
                         api_name="/train")
