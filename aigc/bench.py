@@ -7,9 +7,11 @@
 Groups: ``gan`` and ``vae`` (the models and the GAN tab's handlers, in this
 process), ``text`` (the GPT with and without its KV cache), ``server`` (``python
 app.py`` in a subprocess: cold start, against Python importing torch and Gradio
-alone, peak memory, 16 concurrent API clients)
-and ``browser`` (slider-to-picture time in Chromium, against a trivial Gradio
-app measured in the same run).
+alone, peak memory, 16 concurrent API clients),
+``browser`` (slider-to-picture time in Chromium, against a trivial Gradio
+app measured in the same run) and ``reliability`` (``python app.py`` as a
+public Space meets it: repos of a hostile Hub on 127.0.0.1 refused, a bystander
+beside one client's flood, disk and memory after 1,000 varied requests).
 
 Ratios are taken within the same run, on the same machine and model, so they
 mean something on any hardware; the absolute times are this machine's.
@@ -17,17 +19,23 @@ mean something on any hardware; the absolute times are this machine's.
 
 import argparse
 import contextlib
+import hashlib
+import json
 import math
+import random
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import torch
 
@@ -250,10 +258,10 @@ def serving(command: list[str], env: dict[str, str] | None = None) -> Iterator[t
             process.wait(timeout=30)
 
 
-def peak_rss_mb(process: subprocess.Popen) -> float:
-    """The process's peak resident memory so far (VmHWM), in MB."""
+def peak_rss_mb(process: subprocess.Popen, field: str = "VmHWM") -> float:
+    """The process's peak resident memory so far (VmHWM), or its ``field`` of /proc (VmRSS: now), in MB."""
     status = Path(f"/proc/{process.pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:")) / 1024
 
 
 def load_rows(clients: list, calls: list[tuple[str, dict]], per_client: int, name: str) -> list[tuple[str, str]]:
@@ -411,7 +419,271 @@ def bench_app(quick: bool, groups: set[str]) -> list[tuple[str, str]]:
     return rows
 
 
-GROUPS = ["gan", "vae", "text", "server", "browser"]
+# --- reliability: python app.py as a public Space meets it -------------------------------------------------------
+
+HOSTILE_CONFIGS = {  # billions of parameters each, over 10 bytes of weights: what one share link could make it build
+    "gan": {"model_type": "dcgan", "latent_dim": 64, "num_classes": 10, "image_size": 28, "width": 200_000},
+    "gpt2": {"model_type": "gpt2", "vocab_size": 50257, "n_positions": 1024, "n_layer": 48, "n_head": 25,
+             "n_embd": 12800},
+}
+HOSTILE_COMMIT = "0" * 40
+FLOODER, BYSTANDER = "203.0.113.7", "198.51.100.20"  # client addresses, sent as X-Forwarded-For (documentation ranges)
+LONG_GENERATION = {"prompt": "ROMEO:", "max_new_tokens": 2000, "seed": 1, "model": "gpt-shakespeare"}
+FLOOD_ATTEMPTS = 2000  # the most calls the flooding client sends
+SHORT_SWEEP = (3, 20)  # delete_cache (frequency, age) of the app whose sweep is watched
+# python app.py with Gradio's cache swept every SHORT_SWEEP[0] seconds instead of every few minutes
+SHORT_SWEEP_APP = """
+import sys
+import app
+app.DELETE_CACHE = (int(sys.argv[1]), int(sys.argv[2]))
+app.launch(app.build_app().queue(**app.QUEUE_SETTINGS))
+"""
+
+
+class HostileHub(BaseHTTPRequestHandler):
+    """A Hub on 127.0.0.1 for huggingface_hub's client, whose every repo ``huge/KIND-N`` declares one of
+    HOSTILE_CONFIGS (GPT-2 repos with a tokenizer.json too); ``weights_sent`` counts the weights it served."""
+
+    weights_sent = 0
+
+    def repo_files(self, repo: str) -> dict[str, bytes] | None:
+        owner, _, name = repo.partition("/")
+        config = HOSTILE_CONFIGS.get(name.rpartition("-")[0]) if owner == "huge" else None
+        if config is None:
+            return None
+        files = {"config.json": json.dumps(config).encode(), "model.safetensors": b"0123456789"}
+        return files | ({"tokenizer.json": b"{}"} if config["model_type"] == "gpt2" else {})
+
+    def do_POST(self):  # /api/models/OWNER/NAME/paths-info/REVISION: the sizes HfApi.get_paths_info asks for
+        parts = self.path.split("?")[0].strip("/").split("/")
+        asked = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()).get("paths", [])
+        files = self.repo_files("/".join(parts[2:4]))
+        if files is None:
+            return self.reply(401, b"", {"X-Error-Code": "RepoNotFound"})
+        listing = [{"type": "file", "path": path, "size": len(files[path]),
+                    "oid": hashlib.sha1(files[path]).hexdigest()} for path in asked if path in files]
+        self.reply(200, json.dumps(listing).encode(), {"Content-Type": "application/json"})
+
+    def do_HEAD(self):
+        self.resolve(body=False)
+
+    def do_GET(self):
+        self.resolve(body=True)
+
+    def resolve(self, body: bool):  # /OWNER/NAME/resolve/REVISION/FILE
+        parts = self.path.split("?")[0].strip("/").split("/")
+        files, filename = self.repo_files("/".join(parts[:2])), "/".join(parts[4:])
+        if files is None or filename not in files:
+            return self.reply(404, b"", {"X-Error-Code": "EntryNotFound" if files else "RepoNotFound"})
+        if body and filename == "model.safetensors":
+            type(self).weights_sent += 1
+        self.reply(200, files[filename], {"X-Repo-Commit": HOSTILE_COMMIT,
+                                          "ETag": f'"{hashlib.sha256(files[filename]).hexdigest()}"'}, body)
+
+    def reply(self, status: int, data: bytes, headers: dict[str, str], body: bool = True):
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(data))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def api_call(url: str, endpoint: str, parameters: dict, address: str) -> tuple[str, float]:
+    """One API call (parameters by name) from a client at ``address`` -> (what came of it, seconds).
+
+    What came of it: "complete", the error's message, or the HTTP status of a refusal to queue it.
+    """
+    import httpx
+
+    headers = {"X-Forwarded-For": address}
+    start = time.perf_counter()
+    joined = httpx.post(f"{url}gradio_api/call/v2/{endpoint}", json=parameters, headers=headers, timeout=60)
+    if joined.status_code != 200:
+        return str(joined.status_code), time.perf_counter() - start
+    stream = httpx.get(f"{url}gradio_api/call/v2/{endpoint}/{joined.json()['event_id']}", headers=headers,
+                       timeout=300).text
+    event, _, data = stream.rpartition("event: ")[2].partition("\ndata: ")
+    outcome = "complete" if event == "complete" else f"{event}: {data.strip()}"
+    return outcome, time.perf_counter() - start
+
+
+def disk_mb(folder: Path) -> float:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 1e6 if folder.exists() else 0.0
+
+
+def varied_requests(count: int, picture: dict, seed: int = 0) -> list[tuple[str, dict, str]]:
+    """``count`` different requests, as 8 clients would send them: (endpoint, parameters, address).
+
+    Seven in ten a GAN picture, the rest GIFs of a GAN direction, VAE interpolations and short texts.
+    """
+    rng = random.Random(seed)
+    calls = []
+    for i in range(count):
+        kind, address = rng.random(), f"192.0.2.{i % 8 + 1}"
+        if kind < 0.7:
+            call = ("gan_generate", {"model": "gan-mnist", "label": rng.randrange(10), "seed": rng.randrange(10**6),
+                                     "truncation": rng.random(), "method": rng.choice(["SeFa", "GANSpace"]),
+                                     **{f"d{d}": rng.uniform(-3, 3) for d in range(1, 9)}})
+        elif kind < 0.8:
+            call = ("gan_sweep", {"model": "gan-fashion", "label": rng.randrange(10), "seed": rng.randrange(10**6),
+                                  "direction": rng.randrange(1, 9), "frames": rng.choice([9, 21, 41])})
+        elif kind < 0.9:
+            call = ("vae_interpolate", {"model": "vae-mnist", "image_a": picture, "image_b": picture,
+                                        "steps": rng.randrange(2, 33), "mode": rng.choice(["lerp", "slerp"])})
+        else:
+            call = ("text_generate", {"prompt": "ROMEO:", "max_new_tokens": 50, "seed": rng.randrange(10**6),
+                                      "model": "gpt-shakespeare"})
+        calls.append((*call, address))
+    return calls
+
+
+def uploaded_picture(url: str, folder: str) -> dict:
+    """sample_picture uploaded to the app, as an image parameter of an API call."""
+    import httpx
+
+    with open(sample_picture(folder), "rb") as file:
+        path = httpx.post(f"{url}gradio_api/upload", files={"files": ("disk.png", file, "image/png")},
+                          headers={"X-Forwarded-For": "192.0.2.1"}, timeout=60).json()[0]
+    return {"path": path, "meta": {"_type": "gradio.FileData"}}
+
+
+def send_all(url: str, calls: list[tuple[str, dict, str]]) -> tuple[int, float]:
+    """The calls, 8 at a time -> (how many completed, seconds)."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda call: api_call(url, *call)[0], calls))
+    return outcomes.count("complete"), time.perf_counter() - start
+
+
+def refuse_hostile_repos(url: str, process: subprocess.Popen, count: int, hub_cache: Path) -> list[tuple[str, str]]:
+    """The app's memory before and after ``count`` links to hostile repos (half GANs, half GPT-2s), each asked
+    for until the app answers other than "still loading" (bounded)."""
+    def refusal(kind: str, n: int) -> str:
+        endpoint, parameters = (("gan_generate", {"seed": 1}) if kind == "gan" else
+                                ("text_generate", {"prompt": "ROMEO:", "max_new_tokens": 5}))
+        for _ in range(60):  # each waits ~1 s for the load (aigc.studio.models.TAB_WAIT_S)
+            outcome, _ = api_call(url, endpoint, {**parameters, "model": f"huge/{kind}-{n}"}, BYSTANDER)
+            if "still loading" not in outcome:
+                return outcome
+        return "still loading after 60 tries"
+
+    [refusal(kind, n) for n in range(2) for kind in HOSTILE_CONFIGS]  # warm up: what a first refusal imports
+    before, peak_before = peak_rss_mb(process, "VmRSS"), peak_rss_mb(process)
+    outcomes = [refusal(kind, n) for n in range(2, count // 2 + 2) for kind in HOSTILE_CONFIGS]
+    after, peak_after = peak_rss_mb(process, "VmRSS"), peak_rss_mb(process)
+    refused = [outcome for outcome in outcomes if "parameters, more than" in outcome]
+    return [
+        ("Hostile Hub repos refused (configs of billions of parameters, 10-byte weights)",
+         f"{len(refused)} of {len(outcomes)}; weights fetched {HostileHub.weights_sent} times; "
+         f"Hub cache after: {disk_mb(hub_cache) * 1e3:.0f} KB"),
+        (f"App memory before and after {len(outcomes)} refused repos",
+         f"RSS {before:.0f} -> {after:.0f} MB ({(after - before) / len(outcomes) * 1e3:+.0f} KB a repo), "
+         f"peak {peak_before:.0f} -> {peak_after:.0f} MB"),
+        ("A refusal, as the client reads it", (refused or outcomes)[0][:110]),
+    ]
+
+
+def bystander_beside_flood(url: str, pictures: int) -> list[tuple[str, str]]:
+    """A bystander's /gan_generate times idle, then while one client keeps sending long generations unread."""
+    def bystander(seed: int, count: int = pictures) -> list[float]:
+        seconds = []
+        for i in range(count):
+            outcome, took = api_call(url, "gan_generate", {"model": "gan-mnist", "seed": seed + i}, BYSTANDER)
+            if outcome != "complete":
+                raise RuntimeError(f"the bystander's picture failed: {outcome}")
+            seconds.append(took)
+        return sorted(seconds)
+
+    import httpx
+
+    bystander(0, 3)  # warm up
+    idle = bystander(100)
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def flood() -> None:
+        while not done.is_set() and len(statuses) < FLOOD_ATTEMPTS:
+            statuses.append(httpx.post(f"{url}gradio_api/call/v2/text_generate", json=LONG_GENERATION,
+                                       headers={"X-Forwarded-For": FLOODER}, timeout=60).status_code)
+            time.sleep(0.02)
+
+    flooder = threading.Thread(target=flood)
+    flooder.start()
+    try:
+        time.sleep(2)  # the flood has filled its share of the queue
+        flooded = bystander(1000)
+    finally:
+        done.set()
+        flooder.join()
+    def figures(times: list[float]) -> str:
+        return f"median {statistics.median(times) * 1e3:.0f} ms, p95 {percentile(times, 95) * 1e3:.0f} ms"
+
+    return [
+        (f"Bystander /gan_generate, idle ({pictures} calls)", figures(idle)),
+        (f"Bystander /gan_generate, beside one client's flood of 2000-token /text_generate ({pictures} calls)",
+         figures(flooded)),
+        ("The flood's calls", f"{len(statuses)} sent, {statuses.count(200)} queued, {statuses.count(429)} refused "
+                              "with 429"),
+    ]
+
+
+def bench_reliability(quick: bool) -> list[tuple[str, str]]:
+    """``python app.py`` online against a hostile Hub, behind a proxy as on a Space: refused repos, a flood,
+    then many varied requests; and an app whose delete_cache sweeps within seconds."""
+    from aigc.studio import OUTPUT_DIR
+
+    requests, repos = (200, 6) if quick else (1000, 20)
+    hub = ThreadingHTTPServer(("127.0.0.1", 0), HostileHub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="aigc-bench-") as folder:
+            tmp = Path(folder)
+            env = {"AIGC_BEHIND_PROXY": "1", "TMPDIR": folder, "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+                   "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}", "HF_HUB_OFFLINE": "0",
+                   "HF_HUB_CACHE": str(tmp / "hub-cache"), "HF_HUB_DISABLE_TELEMETRY": "1",
+                   "HF_HUB_ETAG_TIMEOUT": "5", "HF_HUB_DOWNLOAD_TIMEOUT": "5"}
+            written = [tmp / "gradio", tmp / OUTPUT_DIR.name]  # Gradio's cache, the app's own files (GIFs)
+
+            def disk() -> str:
+                return (f"{sum(map(disk_mb, written)):.1f} MB (Gradio's cache {disk_mb(written[0]):.1f} MB, "
+                        f"the app's files {disk_mb(written[1]):.1f} MB)")
+
+            with serving([sys.executable, "app.py"], env) as (url, process, _):
+                rows += refuse_hostile_repos(url, process, repos, tmp / "hub-cache")
+                picture = uploaded_picture(url, folder)
+                start_disk, start_rss = sum(map(disk_mb, written)), peak_rss_mb(process, "VmRSS")
+                completed, seconds = send_all(url, varied_requests(requests, picture))
+                rows += [
+                    (f"{requests} varied requests from 8 addresses (GAN pictures and GIFs, VAE, text)",
+                     f"{completed} completed in {seconds:.0f} s"),
+                    (f"Disk after them (from {start_disk:.1f} MB; no sweep yet)", disk()),
+                    ("App memory after them", f"RSS {start_rss:.0f} -> {peak_rss_mb(process, 'VmRSS'):.0f} MB, "
+                                               f"peak {peak_rss_mb(process):.0f} MB"),
+                ]
+                rows += bystander_beside_flood(url, 10 if quick else 20)
+            for path in written:  # the next app starts with an empty cache
+                subprocess.run(["rm", "-rf", str(path)], check=True)
+            sweep = [sys.executable, "-c", SHORT_SWEEP_APP, *map(str, SHORT_SWEEP)]
+            with serving(sweep, env) as (url, _, _):
+                # no VAE: its upload would be swept before the last of them
+                calls = [call for call in varied_requests(requests // 20, {}, seed=1) if call[0] != "vae_interpolate"]
+                send_all(url, calls)
+                before = disk()
+                time.sleep(sum(SHORT_SWEEP) + 1)
+                rows.append((f"Disk after {len(calls)} varied GAN requests, then {sum(SHORT_SWEEP) + 1} s later "
+                             f"(delete_cache {SHORT_SWEEP} instead of the app's)", f"{before}; then {disk()}"))
+    finally:
+        hub.shutdown()
+        hub.server_close()
+    return rows
+
+
+GROUPS = ["gan", "vae", "text", "server", "browser", "reliability"]
 
 
 def main() -> None:
@@ -434,6 +706,8 @@ def main() -> None:
         rows += bench_text(args.tokens)
     if groups & {"server", "browser"}:
         rows += bench_app(args.quick, groups)
+    if "reliability" in groups:
+        rows += bench_reliability(args.quick)
     width = max(len(name) for name, _ in rows)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {load('gan-fashion').device}\n")
     print(f"| {'measure':<{width}} | result |\n| {'-' * width} | --- |")
