@@ -2,6 +2,8 @@
 
 import io
 import os
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 from PIL import Image
 
 from aigc.studio import gan
+from aigc.studio import train as studio
 from aigc.ui import gan as gan_tab
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,7 +31,7 @@ WATCH_GRID_JS = """() => {
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -36,11 +39,20 @@ def page(app_url):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync"],
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 1200})
-        page.set_default_timeout(30_000)
-        page.goto(app_url)
-        yield page
+        yield browser
         browser.close()
+
+
+def open_app(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    return open_app(browser, app_url)
 
 
 def shown_picture(page, selector: str) -> np.ndarray:
@@ -125,3 +137,24 @@ def test_pause_resume_and_stop_steer_the_run_in_progress(page):
     page.wait_for_function("() => /\"done\"/.test(document.querySelector('#train-status').innerText)",
                            timeout=20_000)
     assert_no_error_toast(page)
+
+
+def training_threads() -> int:
+    return sum(thread.name == "aigc-train" for thread in threading.enumerate())
+
+
+def test_a_run_stops_when_its_visitor_closes_the_page(browser, app_url):
+    visitor = open_app(browser, app_url)
+    visitor.get_by_role("tab", name="Train").click()
+    seconds = visitor.locator("#train-seconds input[type=number]")
+    seconds.fill("300")
+    seconds.press("Enter")
+    visitor.locator("#train-start").click()
+    visitor.wait_for_function("() => /\"training\"/.test(document.querySelector('#train-status')?.innerText)",
+                              timeout=60_000)
+    assert training_threads() == 1
+    visitor.close()
+    deadline = time.monotonic() + studio.STALL_S + 20
+    while training_threads() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert training_threads() == 0, "the run goes on without its visitor"
