@@ -98,13 +98,18 @@ def test_train_the_tutorials_gan_for_20_seconds_watch_it_learn_then_steer_it(pag
     else:
         pytest.fail("the GAN tab does not draw the trained model")
     before = picture.get_attribute("src")
-    track = page.locator("#gan-d1 input[type=range]").bounding_box()
+    slider = page.locator("#gan-d1 input[type=range]")
+    slider.scroll_into_view_if_needed()  # the Train tab may have left the page scrolled
+    track = slider.bounding_box()
     x, y = track["x"] + track["width"] / 2, track["y"] + track["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
-    page.mouse.move(x + track["width"] / 4, y, steps=5)
+    for step in range(1, 6):
+        page.mouse.move(x + step * track["width"] / 20, y, steps=3)
+        page.wait_for_timeout(100)
     page.mouse.up()
-    page.wait_for_function("before => document.querySelector('#gan-picture img').src !== before", arg=before)
+    page.wait_for_function("before => document.querySelector('#gan-picture img').src !== before", arg=before,
+                           timeout=60_000)
     page.wait_for_timeout(1500)
     offset = float(page.locator("#gan-d1 input[type=number]").input_value())
     steered = gan.generate(name, 0, gan_tab.DEFAULT_SEED, gan.DEFAULT_TRUNCATION, [offset] + [0.0] * 7)
