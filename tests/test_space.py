@@ -118,6 +118,20 @@ def compare_tab(page) -> None:
                            timeout=120_000)
 
 
+def train_tab(page) -> None:
+    """The tutorial's GAN trains for 10 s on the pictures shipped with the app, and its grid and losses show."""
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("The tutorial's GAN").check()
+    page.wait_for_function("() => document.querySelector('#train-seconds input[type=number]').value === '60'")
+    seconds = page.locator("#train-seconds input[type=number]")
+    seconds.fill("10")
+    seconds.press("Enter")
+    page.locator("#train-start").click()
+    page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('done')",
+                           timeout=120_000)
+    page.locator("#train-grid img").wait_for()
+
+
 def test_every_tab_works_with_no_data_and_no_network(space):
     url, case = space
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -129,7 +143,7 @@ def test_every_tab_works_with_no_data_and_no_network(space):
         page.goto(url)
         try:
             for tab, check in (("gan", gan_tab), ("vae", vae_tab), ("transformer", transformer_tab),
-                               ("compare", compare_tab)):
+                               ("compare", compare_tab), ("train", train_tab)):
                 check(page)
                 assert_nothing_for_developers(page, tab)
                 page.screenshot(path=ARTIFACTS / f"space-{case}-{tab}.png", full_page=True)
