@@ -7,6 +7,7 @@ server goes on serving.  Endpoints come from the running app's API, so new ones
 are covered.  Examples are derandomized, so CI runs the same ones every time.
 """
 
+import io
 import json
 import math
 import random
@@ -199,7 +200,11 @@ def test_uploads_in_the_picture_formats_are_read(tmp_path, kind):
 def test_uploads_in_any_other_format_pillow_knows_are_refused_clearly(tmp_path, kind):
     """Pillow reads these too (an EPS through Ghostscript, where it is installed): an upload is never opened as one."""
     path = tmp_path / "drawing.png"  # the name a browser would send proves nothing
-    drawing(kind).save(path, kind)
+    # Written through memory: Pillow's SPIDER writer registers the extension of the file it writes as its own, and
+    # every later save to a ".png" in this process would then write SPIDER.
+    stored = io.BytesIO()
+    drawing(kind).save(stored, kind)
+    path.write_bytes(stored.getvalue())
     with pytest.raises(InputError, match="not a picture that can be read: send a PNG, JPEG, GIF, WebP, BMP or TIFF"):
         to_model_input(str(path))
 
