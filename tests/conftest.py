@@ -36,3 +36,17 @@ def app():
 def app_url(app):
     """The URL of the running app."""
     return app.local_url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright, one per test module (the browser tests skip without it)."""
+    from aigc.bench import CHROMIUM, CHROMIUM_ARGS
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

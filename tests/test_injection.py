@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlparse
 
 import pytest
 
-from aigc.bench import CHROMIUM, CHROMIUM_ARGS
+from aigc.bench import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,15 +32,6 @@ FIELDS = {  # every field each tab's share link has (aigc/studio/*.shared_state)
 }
 INJECTED = ("img[src*='e.test'], a[href*='e.test'], form[action*='e.test'], script[src*='e.test'], "
             "iframe[src*='e.test'], [srcset*='e.test']")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def settle(app, timeout: float = 60) -> None:

@@ -30,19 +30,6 @@ WATCH_GRID_JS = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )
-        yield browser
-        browser.close()
-
-
 def open_app(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.set_default_timeout(30_000)

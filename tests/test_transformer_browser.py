@@ -16,16 +16,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser(app_url):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def page(browser, app_url):
     """A fresh page on the Transformer tab, once the views of the prompt are drawn."""
