@@ -26,7 +26,8 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from aigc.studio import share  # noqa: E402
 from aigc.studio.models import registry  # noqa: E402
-from aigc.ui import NO_PROGRESS, compare, fairness, gan, gradio_fixes, text, train, vae  # noqa: E402
+from aigc.ui import compare, fairness, gan, gradio_fixes, text, train, vae  # noqa: E402
+from aigc.ui.common import NO_PROGRESS  # noqa: E402
 
 # Pictures are a few dozen pixels upscaled: keep their pixels square wherever the browser resizes them.
 # Galleries without a set height get a tall minimum height in Gradio; .fit-content fits them to their pictures.

@@ -21,14 +21,14 @@ from aigc.hub import ModelLoadError
 from aigc.models import VAE, VAEConfig
 from aigc.studio import InputError
 from aigc.studio.models import Registry, hub_name, is_hub_name
-from aigc.ui import add_to_picker
+from aigc.ui.common import add_to_picker
 
 SESSION = """
 import json, sys
 import gradio as gr
 from aigc.studio import models, gan
 from aigc.studio.models import HUB_MODELS_KEPT, Registry
-from aigc.ui import add_to_picker
+from aigc.ui.common import add_to_picker
 
 models._registry = Registry(names=["gan-mnist"])  # the bundled models are not what is tested here
 results = {}

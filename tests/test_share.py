@@ -13,7 +13,7 @@ from aigc.studio import InputError, share
 from aigc.studio import compare as compare_studio
 from aigc.studio import gan, vae
 from aigc.ui import gan as gan_ui
-from aigc.ui import linked_fields
+from aigc.ui.common import linked_fields
 from aigc.ui import vae as vae_ui
 
 GAN, VAE = "gan-mnist", "vae-mnist"

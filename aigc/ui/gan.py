@@ -10,7 +10,7 @@ from aigc.studio import gan as studio
 from aigc.studio.batch import each_alone
 from aigc.studio.models import GAN_TYPES
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, direct_call_js, family_available, hub_model_field, linked_state,
+from aigc.ui.common import (HEAVY, NO_PROGRESS, USER_ERRORS, direct_call_js, family_available, hub_model_field, linked_state,
                      picker, preferred, random_seed_js, user_errors, wire_share)
 
 DEFAULT_SEED = 42

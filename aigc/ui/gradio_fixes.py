@@ -30,7 +30,7 @@ from gradio import processing_utils
 from gradio.exceptions import InvalidPathError
 
 from aigc.studio import shown
-from aigc.ui import for_page
+from aigc.ui.common import for_page
 
 UPLOAD_HINT = "with gradio_client: handle_file(path)"
 

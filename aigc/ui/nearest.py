@@ -9,7 +9,7 @@ import gradio as gr
 
 from aigc.studio import InputError, gpu
 from aigc.studio import nearest as studio
-from aigc.ui import NO_PROGRESS, uploaded_path, user_errors
+from aigc.ui.common import NO_PROGRESS, uploaded_path, user_errors
 
 
 GALLERY_LABEL = "Nearest training images (distance · #number class)"

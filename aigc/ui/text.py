@@ -11,7 +11,7 @@ import gradio as gr
 
 from aigc.studio import gpu, number, share
 from aigc.studio import text as studio
-from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, family_available, for_page, hub_model_field, linked_state,
+from aigc.ui.common import (HEAVY, NO_PROGRESS, USER_ERRORS, family_available, for_page, hub_model_field, linked_state,
                      preferred, user_errors, wire_share)
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser

@@ -10,7 +10,7 @@ from aigc.studio import gan as studio_gan
 from aigc.studio import train as studio
 from aigc.studio import vae as studio_vae
 from aigc.studio.models import GAN_TYPES, registry
-from aigc.ui import NO_PROGRESS, user_errors
+from aigc.ui.common import NO_PROGRESS, user_errors
 
 # One training at a time on the server, in a queue of its own: the others wait in line, and see their place in it.
 TRAIN = dict(concurrency_id="train", concurrency_limit=1)

@@ -13,7 +13,7 @@ from aigc.studio import MAX_SEED, InputError, gpu, share
 from aigc.studio import latent_map
 from aigc.studio import vae as studio
 from aigc.ui.nearest import nearest_panel
-from aigc.ui import (HEAVY, NO_PROGRESS, USER_ERRORS, family_available, for_page, hub_model_field, linked_state, picker,
+from aigc.ui.common import (HEAVY, NO_PROGRESS, USER_ERRORS, family_available, for_page, hub_model_field, linked_state, picker,
                      preferred, random_seed_js, uploaded_path, user_errors, wire_share)
 
 EXAMPLE_A, EXAMPLE_B = 3, 8  # test images shown at start: a 3 and an 8, or a dress and a bag
