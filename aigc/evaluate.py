@@ -42,12 +42,13 @@ def batched(fn, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_metrics(images: torch.Tensor, labels: torch.Tensor | None, dataset: str, classifier: Classifier,
-                   real: torch.Tensor | None = None) -> dict:
+                   real: torch.Tensor | None = None, real_features: torch.Tensor | None = None) -> dict:
     """FID, IS, precision/recall of ``images`` against ``real`` (default: the test split); class accuracy if labels
-    are given."""
-    if real is None:
-        real, _ = load_images(dataset, "test")
-    real_features = batched(classifier.features, real)
+    are given.  ``real_features``: the classifier's features of ``real``, if the caller has them already."""
+    if real_features is None:
+        if real is None:
+            real, _ = load_images(dataset, "test")
+        real_features = batched(classifier.features, real)
     features = batched(classifier.features, images)
     probs = F.softmax(classifier.head(features.to(classifier.device)), dim=1).cpu()
     # equal set sizes, as in the paper: k-NN radii shrink as a set grows, which would bias the comparison

@@ -165,9 +165,10 @@ def test_measure_reuses_sample_metrics_clamps_n_and_streams(monkeypatch):
     calls = []
     real = compare.sample_metrics
 
-    def spy(images, labels, dataset, classifier, held_out_images):
+    def spy(images, labels, dataset, classifier, held_out_images, held_out_features):
         calls.append((len(images), labels is not None))
-        return real(images, labels, dataset, classifier, held_out_images)
+        assert len(held_out_features) == len(held_out_images)
+        return real(images, labels, dataset, classifier, held_out_images, held_out_features)
 
     monkeypatch.setattr(compare, "sample_metrics", spy)
     names = ["gan-mlp-mnist", "vae-mnist"]
@@ -222,3 +223,32 @@ def test_remembering_the_held_out_features_changes_no_figure():
     with torch.inference_mode():
         plain = compare.sample_metrics(vae.decode(z.to(vae.device)).cpu(), None, "mnist", classifier)
     assert live == again == plain
+
+
+class CountingClassifier(torch.nn.Module):
+    """A classifier that counts the images it works out features of."""
+
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier, self.images = classifier, 0
+        self.head, self.device = classifier.head, classifier.device
+
+    def features(self, x):
+        self.images += len(x)
+        return self.classifier.features(x)
+
+
+def test_the_held_out_features_are_worked_out_once_a_dataset_whatever_tensor_holds_the_images():
+    counting = CountingClassifier(registry().get("classifier-mnist"))
+    real = compare.held_out("mnist").images[:600]
+    remembered = compare.HeldOutFeatures()
+    first = remembered("mnist", counting, real)
+    assert counting.images == len(real)
+    again = remembered("mnist", counting, real.clone())  # the same images in another tensor: remembered
+    assert counting.images == len(real) and torch.equal(first, again)
+    assert torch.equal(first, compare.batched(counting.classifier.features, real))
+    remembered("mnist", counting, real[:200])  # another sample size: worked out for it
+    assert counting.images == len(real) + 200
+    reloaded = CountingClassifier(counting.classifier)  # a classifier loaded again: its own features
+    remembered("mnist", reloaded, real)
+    assert reloaded.images == len(real)

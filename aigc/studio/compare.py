@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from aigc.data import CLASS_NAMES, DATASETS, held_out
-from aigc.evaluate import sample_metrics
+from aigc.evaluate import batched, sample_metrics
 from aigc.hub import bundled_file
 from aigc.images import make_grid, to_pil
 from aigc.studio import MAX_SEED, InputError, integer, shown
@@ -182,44 +182,58 @@ def reading_sentences(rows: list[dict]) -> list[str]:
     COLLAPSE_RECALL, or far below precision), and which keeps the class best.
     """
     rows = [row for row in rows if isinstance(row, dict) and row.get("model")]
+    sentences = [sentence for part in (on_fid, on_precision, on_recall, on_collapse, on_class)
+                 for sentence in part(rows)]
+    return sentences or ["No metrics are stored for these models yet."]
 
-    def having(key):
-        return [(row["model"], value_of(row, key)) for row in rows if value_of(row, key) is not None]
 
-    def show(key, value):
-        return formatted(key, value)
+def having(rows: list[dict], key: str) -> list[tuple[str, float]]:
+    """(model, value) of the rows that have a number for ``key``."""
+    return [(row["model"], value_of(row, key)) for row in rows if value_of(row, key) is not None]
 
-    sentences = []
-    fids = having("fid")
-    best_fid = min(fids, key=lambda item: item[1]) if fids else None
-    if len(fids) >= 2:
-        worst = max(fids, key=lambda item: item[1])
-        if worst[1] == best_fid[1]:
-            sentences.append(f"All {len(fids)} models have the same FID ({show('fid', best_fid[1])}).")
-        else:
-            sentences.append(f"**{best_fid[0]}** is closest to the real images overall (lowest FID, "
-                             f"{show('fid', best_fid[1])}); **{worst[0]}** is furthest ({show('fid', worst[1])}).")
-    elif fids:
-        sentences.append(f"Only **{best_fid[0]}** has an FID ({show('fid', best_fid[1])}), so there is nothing to "
-                         "compare it with.")
 
-    precisions = having("precision")
-    if len(precisions) >= 2:
-        sharpest = max(precisions, key=lambda item: item[1])
-        also = " also" if best_fid and sharpest[0] == best_fid[0] and len(fids) >= 2 else ""
-        sentences.append(f"**{sharpest[0]}** is{also} the sharpest: the highest precision "
-                         f"({show('precision', sharpest[1])}), the share of its samples that land among real images.")
+def lowest_fid(rows: list[dict]) -> tuple[str, float] | None:
+    fids = having(rows, "fid")
+    return min(fids, key=lambda item: item[1]) if fids else None
 
-    recalls = having("recall")
-    if len(recalls) >= 2:
-        widest, narrowest = max(recalls, key=lambda item: item[1]), min(recalls, key=lambda item: item[1])
-        if widest[1] == narrowest[1]:
-            sentences.append(f"All {len(recalls)} models cover the data equally (recall {show('recall', widest[1])}).")
-        else:
-            sentences.append(f"**{widest[0]}** covers the most of the data (highest recall, "
-                             f"{show('recall', widest[1])}), **{narrowest[0]}** the least "
-                             f"({show('recall', narrowest[1])}).")
 
+def on_fid(rows: list[dict]) -> list[str]:
+    fids, best = having(rows, "fid"), lowest_fid(rows)
+    if len(fids) == 1:
+        return [f"Only **{best[0]}** has an FID ({formatted('fid', best[1])}), so there is nothing to compare it with."]
+    if not fids:
+        return []
+    worst = max(fids, key=lambda item: item[1])
+    if worst[1] == best[1]:
+        return [f"All {len(fids)} models have the same FID ({formatted('fid', best[1])})."]
+    return [f"**{best[0]}** is closest to the real images overall (lowest FID, {formatted('fid', best[1])}); "
+            f"**{worst[0]}** is furthest ({formatted('fid', worst[1])})."]
+
+
+def on_precision(rows: list[dict]) -> list[str]:
+    precisions = having(rows, "precision")
+    if len(precisions) < 2:
+        return []
+    sharpest = max(precisions, key=lambda item: item[1])
+    best_fid = lowest_fid(rows)
+    also = " also" if best_fid and sharpest[0] == best_fid[0] and len(having(rows, "fid")) >= 2 else ""
+    return [f"**{sharpest[0]}** is{also} the sharpest: the highest precision "
+            f"({formatted('precision', sharpest[1])}), the share of its samples that land among real images."]
+
+
+def on_recall(rows: list[dict]) -> list[str]:
+    recalls = having(rows, "recall")
+    if len(recalls) < 2:
+        return []
+    widest, narrowest = max(recalls, key=lambda item: item[1]), min(recalls, key=lambda item: item[1])
+    if widest[1] == narrowest[1]:
+        return [f"All {len(recalls)} models cover the data equally (recall {formatted('recall', widest[1])})."]
+    return [f"**{widest[0]}** covers the most of the data (highest recall, {formatted('recall', widest[1])}), "
+            f"**{narrowest[0]}** the least ({formatted('recall', narrowest[1])})."]
+
+
+def on_collapse(rows: list[dict]) -> list[str]:
+    """Mode collapse (little recall, or far less than precision), and samples that are poor on both counts."""
     collapsed, poor = [], []
     for row in rows:
         precision, recall = value_of(row, "precision"), value_of(row, "recall")
@@ -229,33 +243,37 @@ def reading_sentences(rows: list[dict]) -> list[str]:
             poor.append((recall, -precision, row["model"], precision))
         elif recall < COLLAPSE_RECALL or recall * COLLAPSE_RATIO < precision:
             collapsed.append((recall, -precision, row["model"], precision))
+    sentences = []
     if collapsed:
-        named = [f"**{name}** (precision {show('precision', precision)}, recall {show('recall', recall)})"
-                 for recall, _, name, precision in sorted(collapsed)]
+        named = precision_and_recall(collapsed)
         sentences.append(f"Mode collapse shows in {join(named)}: {'its' if len(named) == 1 else 'their'} samples "
                          f"miss whole parts of the data (recall under {COLLAPSE_RECALL}, or under a third of "
                          "precision).")
     if poor:
-        named = [f"**{name}** (precision {show('precision', precision)}, recall {show('recall', recall)})"
-                 for recall, _, name, precision in sorted(poor)]
+        named = precision_and_recall(poor)
         sentences.append(f"{join(named)} neither {'looks' if len(named) == 1 else 'look'} like the data nor "
                          "covers it.")
-
-    accuracies = having("class_accuracy")
-    if accuracies:
-        best = max(accuracies, key=lambda item: item[1])
-        others = [f"{name} {show('class_accuracy', value)}" for name, value in sorted(accuracies, key=lambda i: -i[1])
-                  if name != best[0]]
-        if others:
-            sentences.append(f"**{best[0]}** keeps the class best: {show('class_accuracy', best[1])} of its samples "
-                             f"are classified as the class asked for ({', '.join(others)}).")
-        else:
-            sentences.append(f"{show('class_accuracy', best[1])} of **{best[0]}**'s samples are classified as the "
-                             "class asked for.")
-
-    if not sentences:
-        return ["No metrics are stored for these models yet."]
     return sentences
+
+
+def precision_and_recall(models: list[tuple]) -> list[str]:
+    """(recall, -precision, name, precision) items, lowest recall first -> "**name** (precision .., recall ..)"."""
+    return [f"**{name}** (precision {formatted('precision', precision)}, recall {formatted('recall', recall)})"
+            for recall, _, name, precision in sorted(models)]
+
+
+def on_class(rows: list[dict]) -> list[str]:
+    accuracies = having(rows, "class_accuracy")
+    if not accuracies:
+        return []
+    best = max(accuracies, key=lambda item: item[1])
+    others = [f"{name} {formatted('class_accuracy', value)}"
+              for name, value in sorted(accuracies, key=lambda item: -item[1]) if name != best[0]]
+    if not others:
+        return [f"{formatted('class_accuracy', best[1])} of **{best[0]}**'s samples are classified as the class "
+                "asked for."]
+    return [f"**{best[0]}** keeps the class best: {formatted('class_accuracy', best[1])} of its samples are "
+            f"classified as the class asked for ({', '.join(others)})."]
 
 
 def join(items: list[str]) -> str:
@@ -371,30 +389,26 @@ def live_rows(name: str, live: dict, stored: dict) -> list[list[str]]:
 
 
 class HeldOutFeatures:
-    """A classifier that remembers the features of the held-out images, for sample_metrics.
+    """The classifier's features of each dataset's held-out images, worked out once.
 
-    sample_metrics works out the features of the held-out images on every call
-    (the slow part on a CPU: 10,000 Fashion-MNIST images); measuring several
-    models in a row needs them once.  Batches that are views of the cached
-    held-out tensor are remembered; anything else (the samples) is passed through.
+    sample_metrics would work them out on every call (the slow part on a CPU:
+    10,000 Fashion-MNIST images); measuring several models in a row needs them
+    once.  Kept by dataset and number of images (the whole test split, or the
+    examples shipped with the app); a classifier loaded again works them out again.
     """
 
-    # (classifier id, storage address, offset, shape) -> (features, classifier, held-out tensor), for the process;
-    # the entry keeps the two alive, so that no other tensor or classifier can take their addresses
-    _cache: dict[tuple, tuple] = {}
+    def __init__(self):
+        self._cache: dict[tuple[str, int], tuple[torch.nn.Module, torch.Tensor]] = {}
 
-    def __init__(self, classifier: torch.nn.Module, real: torch.Tensor):
-        self.classifier, self.real = classifier, real
-        self.head, self.device = classifier.head, classifier.device
+    def __call__(self, dataset: str, classifier: torch.nn.Module, real: torch.Tensor) -> torch.Tensor:
+        key = (dataset, len(real))
+        cached = self._cache.get(key)
+        if cached is None or cached[0] is not classifier:  # the entry keeps its classifier alive: no id is reused
+            self._cache[key] = cached = (classifier, batched(classifier.features, real))
+        return cached[1]
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        storage = x.untyped_storage().data_ptr()
-        if storage != self.real.untyped_storage().data_ptr():
-            return self.classifier.features(x)
-        key = (id(self.classifier), storage, x.storage_offset(), tuple(x.shape))
-        if key not in self._cache:
-            self._cache[key] = (self.classifier.features(x), self.classifier, self.real)
-        return self._cache[key][0]
+
+HELD_OUT_FEATURES = HeldOutFeatures()  # for the process
 
 
 @torch.inference_mode()
@@ -412,7 +426,7 @@ def live_metrics(name: str, dataset: str, samples: int, seed: int) -> dict:
         labels = None  # a VAE cannot be asked for a class
         images = torch.cat([model.decode(z[i : i + BATCH].to(model.device)).cpu() for i in range(0, samples, BATCH)])
     real = held_out(dataset).images
-    return sample_metrics(images, labels, dataset, HeldOutFeatures(classifier, real), real)
+    return sample_metrics(images, labels, dataset, classifier, real, HELD_OUT_FEATURES(dataset, classifier, real))
 
 
 def measure(dataset: str = "mnist", samples=DEFAULT_SAMPLES, seed=0):
