@@ -25,7 +25,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 import aigc
 from aigc.hub import ModelLoadError, model_type
-from aigc.models.gpt import StreamDecoder
+from aigc.models.tokens import StreamDecoder
 
 N_EMBD, N_LAYER, N_HEAD, N_POSITIONS = 32, 2, 4, 48
 SENTENCES = [

@@ -6,7 +6,8 @@ import torch
 from aigc.latent import ganspace_directions, lerp, sefa_directions, slerp, truncate
 from aigc.models import GPT, VAE, Classifier, ClassifierConfig, GANConfig, GPTConfig, VAEConfig
 from aigc.models.gan import build_gan
-from aigc.models.gpt import KVCache, context_start, next_token_probs, sample
+from aigc.models.gpt import KVCache, next_token_probs, sample
+from aigc.models.tokens import context_start
 from aigc.models.vae import vae_loss
 
 

@@ -29,7 +29,7 @@ from aigc import list_models, load
 from aigc.bench import free_port
 from aigc.hub import WEIGHTS_DIR, ModelLoadError
 from aigc.models import GPT, GPTConfig
-from aigc.models.gpt2 import BPETokenizer
+from aigc.models.tokens import BPETokenizer
 from aigc.publish import PIPELINE_TAGS, publish_space, push, space_files
 from aigc.studio import gan
 

@@ -14,7 +14,7 @@ from test_gpt2 import save_gpt2, train_tokenizer
 
 import aigc
 from aigc.hub import ModelLoadError
-from aigc.models.gpt import context_start
+from aigc.models.tokens import context_start
 from aigc.studio import InputError
 from aigc.studio import text as studio
 from aigc.studio.models import registry

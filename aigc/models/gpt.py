@@ -5,14 +5,11 @@ Pre-LayerNorm blocks, causal self-attention through
 layer tied to the token embedding.  Generation keeps a key/value cache so that
 each new token costs one position's work instead of the whole context's.
 
-The context window: when the context holds more than ``block_size`` tokens, it
-restarts from the last ``block_size // 2`` of them (absolute positions cannot
-slide).  ``use_cache=False`` applies the same rule but recomputes the whole
-window for every token; the two give identical tokens, which the tests check.
-
-The tokenizer is named by the config: "char" (one id per character, the
-alphabet saved in the config) or "bpe" (byte-level BPE, GPT-2's, read from a
-``tokenizer.json`` beside the weights by the loader; see ``gpt2.py``).
+The tokenizers and the context-window rule are in ``tokens.py``: when the
+context outgrows ``block_size`` it restarts from its last half (absolute
+positions cannot slide).  ``use_cache=False`` applies the same rule but
+recomputes the whole window for every token; the two give identical tokens,
+which the tests check.
 """
 
 import math
@@ -26,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 
-TOKENIZERS = ("char", "bpe")
+from aigc.models.tokens import TOKENIZERS, CharTokenizer, StreamDecoder, window_length
 
 
 @dataclass
@@ -55,68 +52,6 @@ class GPTConfig:
             raise ValueError("a GPT config needs a vocab (characters) or a vocab_size")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}")
-
-
-class CharTokenizer:
-    """One id per character; the alphabet is saved in the model's config."""
-
-    def __init__(self, chars: str):
-        self.chars = chars
-        self.index = {c: i for i, c in enumerate(chars)}
-
-    def unknown(self, text: str) -> list[str]:
-        """Characters of ``text`` outside the vocabulary, each once, in order of appearance."""
-        return list(dict.fromkeys(c for c in text if c not in self.index))
-
-    def encode(self, text: str) -> list[int]:
-        missing = self.unknown(text)
-        if missing:
-            raise ValueError(f"characters outside the vocabulary: {''.join(missing)!r}")
-        return [self.index[c] for c in text]
-
-    def decode(self, ids: list[int]) -> str:
-        return "".join(self.chars[i] for i in ids)
-
-
-class StreamDecoder:
-    """Token ids, one at a time -> text pieces that never split a character.
-
-    A byte-level BPE token can end inside a multi-byte character (an emoji is
-    often two tokens), which decodes alone as U+FFFD.  Such a token's text is
-    held back (its piece is "") until a later token completes the character,
-    so the pieces always join to the decoding of all the tokens.
-    """
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.pending: list[int] = []
-
-    def push(self, token: int) -> str:
-        self.pending.append(token)
-        text = self.tokenizer.decode(self.pending)
-        if text.endswith("\ufffd"):  # perhaps a character cut in two: wait for the next token
-            return ""
-        self.pending = []
-        return text
-
-    def flush(self) -> str:
-        """What is still held back, at the end of the stream."""
-        text, self.pending = self.tokenizer.decode(self.pending), []
-        return text
-
-
-def context_start(prompt_length: int, new_tokens: int, block_size: int) -> int:
-    """Where the context of the ``new_tokens``-th sampled token begins, in prompt + continuation.
-
-    ``prompt_length`` is the part of the prompt the model saw (at most block_size);
-    this replays the restart rule of ``GPT.stream_tokens``.
-    """
-    start, length = 0, prompt_length
-    for end in range(prompt_length + 1, prompt_length + new_tokens + 1):
-        length += 1
-        if length > block_size:
-            start, length = end - block_size // 2, block_size // 2
-    return start
 
 
 class KVCache:
@@ -338,8 +273,9 @@ class GPT(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "g
             token = int(drawn)
             yield token, probs
             context.append(token)
-            if len(context) > block:  # the window is full: restart from its last half
-                context = context[-(block // 2) :]
+            kept = window_length(len(context), block)
+            if kept < len(context):  # the window is full: restart from its last tokens
+                context = context[-kept:]
                 if use_cache:
                     cache.clear()
                 logits = self(torch.tensor([context], device=self.device), cache)[0, -1]

@@ -6,14 +6,10 @@ to the token embedding, with the same parameter names.  Only the storage
 differs: its linear layers are ``Conv1D`` modules, which keep the weight as
 [in, out] where ``nn.Linear`` keeps [out, in], and a checkpoint may hold the
 attention masks as buffers.  Its tokenizer is byte-level BPE, read from
-``tokenizer.json`` by the ``tokenizers`` library: any string can be encoded,
-and one character may take several tokens.  The loader (``aigc.hub``) checks
+``tokenizer.json`` (``tokens.BPETokenizer``): any string can be encoded, and
+one character may take several tokens.  The loader (``aigc.hub``) checks
 the files and builds the model from these conversions.
 """
-
-from pathlib import Path
-
-from tokenizers import Tokenizer
 
 from aigc.models.gpt import GPTConfig
 
@@ -22,30 +18,6 @@ TOKENIZER_FILE = "tokenizer.json"
 CONV1D_WEIGHTS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 MASK_BUFFERS = (".attn.bias", ".attn.masked_bias")
 TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh")  # transformers' names for the tanh approximation
-
-
-class BPETokenizer:
-    """A byte-level BPE tokenizer (``tokenizer.json``) with CharTokenizer's interface."""
-
-    def __init__(self, path: str | Path):
-        try:
-            self.tokenizer = Tokenizer.from_file(str(path))
-        except Exception as e:  # the library raises a bare Exception for a missing or unreadable file
-            raise OSError(f"{Path(path).name} is not a readable tokenizer ({e})") from e
-
-    def unknown(self, text: str) -> list[str]:
-        """Nothing: every string is a sequence of bytes, and every byte has a token."""
-        return []
-
-    def encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False).ids
-
-    def decode(self, ids: list[int]) -> str:
-        """The text of ``ids``; special tokens such as <|endoftext|> are kept, so that the reader sees them."""
-        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
-
-    def save(self, path: str | Path) -> None:
-        self.tokenizer.save(str(path))
 
 
 def config_from_transformers(hf: dict) -> GPTConfig:

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-from aigc.models.gpt import StreamDecoder, context_start, next_token_probs
+from aigc.models.gpt import next_token_probs
+from aigc.models.tokens import StreamDecoder, context_start
 from aigc.studio import MAX_SEED, InputError, integer, number
 from aigc.studio.models import registry
 
