@@ -17,11 +17,13 @@ A model trained in the Train tab is kept by its name ("trained: mlp-gan bce 60 s
 of them; the visitor who trained it finds it in their pickers, and anyone may draw with it by name.
 """
 
+import contextlib
 import json
 import logging
 import queue
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 
 import torch
@@ -98,6 +100,14 @@ class Registry:
             except ModelLoadError as e:
                 log.error("model %s is unavailable: %s", name, e)
                 self.errors[name] = one_line(str(e))
+
+    @classmethod
+    def holding(cls, models: dict[str, torch.nn.Module], hub_wait_s: float = LOAD_WAIT_S) -> "Registry":
+        """A Registry of models built elsewhere (a test's), by name, served as bundled ones are; nothing is loaded."""
+        held = cls(names=[], hub_wait_s=hub_wait_s)
+        for name, model in models.items():
+            held.kinds[name], held.models[name] = model.config.model_type, model
+        return held
 
     def names(self, *kinds: str) -> list[str]:
         """Names of the models of these kinds (all if none given), loaded or not."""
@@ -264,9 +274,24 @@ _registry_lock = threading.Lock()
 
 
 def registry() -> Registry:
-    """The app's one Registry, created on first use (the first call loads every bundled model)."""
+    """The Registry every studio function draws its models from: the app's one, created on first use (the first
+    call loads every bundled model), or the one a ``using_registry`` block gives."""
     global _registry
     with _registry_lock:
         if _registry is None:
             _registry = Registry(hub_wait_s=TAB_WAIT_S)
         return _registry
+
+
+@contextlib.contextmanager
+def using_registry(models: Registry) -> Iterator[Registry]:
+    """Within the block, ``registry()`` is ``models``, for every thread: how a test hands the studio functions
+    models it built (``Registry.holding``) without the bundled weights.  The previous registry comes back after."""
+    global _registry
+    with _registry_lock:
+        previous, _registry = _registry, models
+    try:
+        yield models
+    finally:
+        with _registry_lock:
+            _registry = previous
