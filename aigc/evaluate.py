@@ -92,7 +92,7 @@ def evaluate_vae(vae: VAE, samples: int, seed: int) -> dict:
         mean_reconstruction = vae.decode(mu)
         squared_error += (mean_reconstruction - batch).pow(2).mean((1, 2, 3)).sum().item()
         kept_class += (classifier(mean_reconstruction).argmax(1).cpu() == labels[i : i + 500]).sum().item()
-    prior = torch.randn(samples, vae.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    prior = vae.sample_latents(samples, torch.Generator().manual_seed(seed))
     images = batched(vae.decode, prior)
     return {
         "elbo_nats": elbo / len(x),

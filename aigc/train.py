@@ -20,6 +20,7 @@ with :func:`parse_args` and passes ``Run`` a hook that sees every step.
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -238,13 +239,27 @@ def random_shift(x: torch.Tensor, pixels: int, flip: bool) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
 
+def diff_augment(x: torch.Tensor) -> torch.Tensor:
+    """DiffAugment (Zhao et al., 2020) for pictures in [-1, 1]: a shift of up to 1/8 of the size and a cutout of a
+    quarter of the picture, both differentiable.  The discriminator sees only augmented pictures, real and
+    generated alike, so it cannot memorise a small training set, and the generator still gets its gradients."""
+    n, _, h, w = x.shape
+    x = random_shift(x + 1, h // 8, flip=False) - 1  # the background (-1) fills in, not grey
+    top = torch.randint(0, h - h // 2 + 1, (n, 1, 1, 1), device=x.device)
+    left = torch.randint(0, w - w // 2 + 1, (n, 1, 1, 1), device=x.device)
+    rows = torch.arange(h, device=x.device).view(1, 1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, 1, w)
+    hole = (rows >= top) & (rows < top + h // 2) & (cols >= left) & (cols < left + w // 2)
+    return torch.where(hole, torch.zeros_like(x), x)
+
+
 def train_classifier(args: argparse.Namespace, run: Run) -> None:
     images, labels, data = training_set(args)
     config = ClassifierConfig(class_names=CLASS_NAMES[args.data], num_classes=len(CLASS_NAMES[args.data]),
-                              width=args.width or 32)
+                              width=args.width)
     model = run.wrap(Classifier(config))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr or 2e-3, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr or 2e-3, total_steps=args.steps)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps)
     batches = run.batches(len(images), args.batch_size)
 
     def step() -> dict[str, float]:
@@ -315,15 +330,16 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
     images, labels, data = training_set(args)
     names = CLASS_NAMES[args.data]
     mlp = args.family == "mlp-gan"
-    config = GANConfig(model_type="mlp-gan" if mlp else "dcgan", latent_dim=args.latent_dim or 64,
-                       num_classes=len(names), class_names=names, width=args.width or (128 if mlp else 64))
+    config = GANConfig(model_type="mlp-gan" if mlp else "dcgan", latent_dim=args.latent_dim,
+                       num_classes=len(names), class_names=names, width=args.width)
     generator, discriminator = build_gan(config)
     generator, discriminator = run.wrap(generator), run.wrap(discriminator)
     # An exponential moving average of the generator's weights is what we ship: it is smoother than any one step.
     ema = AveragedModel(unwrap(generator), avg_fn=ema_average(args.ema), use_buffers=True)
     betas = (0.0, 0.9) if args.loss == "wgan-gp" else (0.5, 0.999)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=args.lr or 2e-4, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=args.lr or 2e-4, betas=betas)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=args.lr, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=args.lr, betas=betas)
+    augment = diff_augment if args.augment else (lambda x: x)
     batches = run.batches(len(images), args.batch_size)
     fixed_z = torch.randn(80, config.latent_dim, generator=torch.Generator().manual_seed(0)).to(run.device)
     fixed_labels = (torch.arange(80) // 8 % config.num_classes).to(run.device)
@@ -336,7 +352,7 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
             with torch.no_grad():
                 fake = generator(z, y)
             # one forward for real and fake together: simpler for DDP, and faster
-            score_real, score_fake = discriminator(torch.cat([real, fake]), torch.cat([y, y])).chunk(2)
+            score_real, score_fake = discriminator(augment(torch.cat([real, fake])), torch.cat([y, y])).chunk(2)
             loss_d = discriminator_loss(args.loss, score_real, score_fake)
             if args.loss == "wgan-gp":
                 loss_d = loss_d + 10 * gradient_penalty(unwrap(discriminator), real, fake, y)
@@ -348,7 +364,7 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
             y = torch.cat([y[:half], y[:half]])
         z = torch.randn(len(y), config.latent_dim, device=run.device)
         fake = generator(z, y)
-        loss_g = generator_loss(args.loss, discriminator(fake, y))
+        loss_g = generator_loss(args.loss, discriminator(augment(fake), y))
         if args.mode_seeking:
             loss_g = loss_g + args.mode_seeking * mode_seeking_loss(z[:half], z[half:], fake[:half], fake[half:])
         opt_g.zero_grad(set_to_none=True)
@@ -370,12 +386,12 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
 
 
 def train_vae(args: argparse.Namespace, run: Run) -> None:
-    images, _, data = training_set(args)
+    images, labels, data = training_set(args)
     names = CLASS_NAMES[args.data]
-    config = VAEConfig(latent_dim=args.latent_dim or 16, num_classes=len(names), class_names=names,
-                       width=args.width or 32)
+    config = VAEConfig(latent_dim=args.latent_dim, num_classes=len(names), class_names=names, width=args.width,
+                       blocks=args.blocks, prior=args.prior)
     model = run.wrap(VAE(config))
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=1e-5)
     batches = run.batches(len(images), args.batch_size)
     fixed = held_out(args.data).images[:32]
@@ -384,7 +400,10 @@ def train_vae(args: argparse.Namespace, run: Run) -> None:
         x = images[next(batches)].to(run.device)
         logits, mu, logvar = model(x)
         _, reconstruction, kl = vae_loss(logits, x, mu, logvar)
-        loss = reconstruction + args.beta * kl  # β = 1: the negative ELBO
+        # β = 1: the negative ELBO.  A KL weight rising from 0 lets the decoder learn to use z before the prior
+        # pulls every posterior onto it (Bowman et al., 2016), which keeps more of each picture in its code.
+        beta = args.beta * min(1.0, run.step / args.kl_warmup) if args.kl_warmup else args.beta
+        loss = reconstruction + beta * kl
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -403,6 +422,11 @@ def train_vae(args: argparse.Namespace, run: Run) -> None:
         save_preview(preview(), path)
 
     run.fit({"model": model, "optimizer": optimizer, "schedule": schedule}, step, sample, preview)
+    if config.prior == "mixture":
+        net = unwrap(model).eval()
+        with torch.no_grad():
+            codes = torch.cat([net.encode(images[i : i + 1000])[0].cpu() for i in range(0, len(images), 1000)])
+        net.fit_prior(codes, labels)
     run.export(model, sample, data)
 
 
@@ -419,10 +443,10 @@ def train_gpt(args: argparse.Namespace, run: Run) -> None:
     data = torch.tensor(raw.tokenizer.encode(train_text))
     val = torch.tensor(raw.tokenizer.encode(val_text))
     model = run.wrap(raw)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr or 1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.1)
     warmup = max(1, min(200, args.steps // 10))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * (
-        0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, warmup=warmup,
+                                                                               steps=args.steps))
     generator = torch.Generator().manual_seed(args.seed + run.rank)
     per_rank = args.batch_size // run.world
 
@@ -461,6 +485,15 @@ def train_gpt(args: argparse.Namespace, run: Run) -> None:
     run.export(model, sample, f"Shakespeare train plays ({len(data):,} characters)")
 
 
+def lr_factor(step: int, warmup: int, steps: int) -> float:
+    """The GPT's learning rate as a fraction of --lr at ``step``, as nanoGPT's get_lr."""
+    # 1) linear warm-up over the first `warmup` steps
+    warm = min(1.0, (step + 1) / warmup)
+    # 2) cosine decay from 1 to 0.1 over the run, 3) then 0.1 for any step past --steps
+    progress = min(step, steps) / steps
+    return warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
 def with_context(model: GPT, block_size: int) -> GPT:
     """``model`` with a context of ``block_size`` positions, to be fine-tuned.
 
@@ -481,6 +514,14 @@ def with_context(model: GPT, block_size: int) -> GPT:
 
 
 TRAINERS = {"classifier": train_classifier, "gan": train_gan, "mlp-gan": train_gan, "vae": train_vae, "gpt": train_gpt}
+# What each family trains with where the command leaves it unset (parse_args fills them in).
+FAMILY_DEFAULTS = {
+    "classifier": dict(lr=2e-3, width=32),
+    "gan": dict(lr=2e-4, width=64, latent_dim=64),
+    "mlp-gan": dict(lr=2e-4, width=128, latent_dim=64),  # the tutorial's: 128 hidden units, Adam 2e-4
+    "vae": dict(lr=1e-3, width=32, latent_dim=16),
+    "gpt": dict(lr=1e-3),
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -508,8 +549,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     gan.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
     gan.add_argument("--mode-seeking", type=float, default=0.0, help="weight of the MSGAN diversity term (0 = off)")
     gan.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average")
+    gan.add_argument("--augment", action="store_true", help="DiffAugment: for a small training set, such as MNIST's")
     vae = p.add_argument_group("VAE")
     vae.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1 = the ELBO; β-VAE above)")
+    vae.add_argument("--kl-warmup", type=int, default=0, help="steps over which the KL weight rises from 0 to β")
+    vae.add_argument("--blocks", type=int, default=0, help="residual blocks at each resolution (0: the plain VAE)")
+    vae.add_argument("--prior", choices=("normal", "mixture"), default="normal",
+                     help="mixture: sample from a Gaussian a class fitted to the training codes after training")
     gpt = p.add_argument_group("GPT")
     gpt.add_argument("--block-size", type=int, help="context length (default: 256, or the --init-from model's)")
     gpt.add_argument("--n-layer", type=int, default=4)
@@ -520,6 +566,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if (args.family == "gpt") != (args.data == "shakespeare"):
         p.error("the GPT trains on --data shakespeare, the image models on mnist or fashion")
+    for name, value in FAMILY_DEFAULTS[args.family].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     args.command = "python -m aigc.train " + shlex.join(sys.argv[1:] if argv is None else argv)
     return args
 

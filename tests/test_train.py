@@ -27,10 +27,14 @@ def train(*args: str, launcher: list[str] | None = None) -> str:
     return result.stdout + result.stderr
 
 
+RECIPES = {"gpt": ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32"],
+           "gan": ["--augment"], "vae": ["--blocks", "1", "--prior", "mixture", "--kl-warmup", "2"]}
+
+
 @pytest.mark.parametrize("family, data", [("classifier", "mnist"), ("gan", "mnist"), ("mlp-gan", "mnist"),
                                           ("vae", "mnist"), ("gpt", "shakespeare")])
 def test_each_family_trains_and_exports_in_hub_format(tmp_path, family, data):
-    extra = ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32"] if family == "gpt" else []
+    extra = RECIPES.get(family, [])
     out = tmp_path / "out"
     train(family, "--data", data, "--out", str(out), "--run-dir", str(tmp_path / "run"), "--steps", "3", *extra)
     log = json.loads((out / "training_log.json").read_text())

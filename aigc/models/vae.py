@@ -24,12 +24,32 @@ class VAEConfig:
     channels: int = 1
     width: int = 32  # feature maps of the first conv layer
     hidden: int = 256
+    blocks: int = 0  # residual blocks at each resolution, in the encoder and the decoder (0: the plain VAE)
+    prior: str = "normal"  # or "mixture": one Gaussian a class, fitted to the training set's codes after training
 
     def __post_init__(self):
         if self.model_type != "vae":
             raise ValueError(f"not a VAE config: model_type {self.model_type!r}")
         if self.image_size % 4:
             raise ValueError(f"VAE image_size must be divisible by 4, got {self.image_size}")
+        if self.blocks < 0:
+            raise ValueError(f"VAE blocks must be 0 or more, got {self.blocks}")
+        if self.prior not in ("normal", "mixture"):
+            raise ValueError(f"VAE prior must be 'normal' or 'mixture', got {self.prior!r}")
+        if self.prior == "mixture" and self.num_classes < 1:
+            raise ValueError("a mixture prior has one component a class: num_classes must be at least 1")
+
+
+class Residual(nn.Module):
+    """x + conv(relu(conv(relu(x)))): depth that keeps the shape and is as easy to train as no depth at all."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 3, 1, 1),
+                                  nn.ReLU(), nn.Conv2d(channels, channels, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
 
 
 class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "vae"], license="mit"):
@@ -37,10 +57,16 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "v
         super().__init__()
         self.config = config
         w, s, h = config.width, config.image_size // 4, config.hidden
+
+        def residuals(channels: int) -> list[nn.Module]:
+            return [Residual(channels) for _ in range(config.blocks)]
+
         self.encoder = nn.Sequential(
             nn.Conv2d(config.channels, w, 4, 2, 1),
+            *residuals(w),
             nn.ReLU(),
             nn.Conv2d(w, 2 * w, 4, 2, 1),
+            *residuals(2 * w),
             nn.ReLU(),
             nn.Flatten(),
             nn.Linear(2 * w * s * s, h),
@@ -53,10 +79,16 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "v
             nn.Linear(h, 2 * w * s * s),
             nn.ReLU(),
             nn.Unflatten(1, (2 * w, s, s)),
+            *residuals(2 * w),
             nn.ConvTranspose2d(2 * w, w, 4, 2, 1),
+            *residuals(w),
             nn.ReLU(),
             nn.ConvTranspose2d(w, config.channels, 4, 2, 1),  # logits
         )
+        if config.prior == "mixture":  # N(0, I) for every class until fit_prior has seen the codes
+            k, d = config.num_classes, config.latent_dim
+            self.register_buffer("prior_means", torch.zeros(k, d))
+            self.register_buffer("prior_scales", torch.eye(d).repeat(k, 1, 1))  # Cholesky factors
 
     @property
     def device(self) -> torch.device:
@@ -73,6 +105,31 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "v
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z: float [N, latent_dim] -> float [N, C, H, W] in [0, 1] (the Bernoulli means)."""
         return torch.sigmoid(self.decode_logits(z))
+
+    def sample_latents(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+                       labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n codes from the prior, on the CPU; ``temperature`` scales their spread around the prior's centre.
+
+        With a mixture prior each code comes from its class's Gaussian (``labels``, by default a fixed spread
+        over the classes): a plain N(0, I) reaches codes that no picture has, which the decoder draws as blurs.
+        """
+        noise = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
+        if self.config.prior == "normal":
+            return noise
+        labels = torch.arange(n) % self.config.num_classes if labels is None else torch.as_tensor(labels).long()
+        means, scales = self.prior_means.cpu()[labels], self.prior_scales.cpu()[labels]
+        return means + (scales @ noise.unsqueeze(-1)).squeeze(-1)
+
+    @torch.no_grad()
+    def fit_prior(self, codes: torch.Tensor, labels: torch.Tensor) -> None:
+        """Fit the mixture prior: the mean and covariance of each class's codes (Ghosh et al., 2020, fit a density
+        to the codes after training; here the classes name its components)."""
+        eye = torch.eye(self.config.latent_dim)
+        for k in range(self.config.num_classes):
+            own = codes[labels == k].cpu().double()
+            covariance = torch.cov(own.T) + 1e-4 * eye.double()
+            self.prior_means[k] = own.mean(0).float()
+            self.prior_scales[k] = torch.linalg.cholesky(covariance).float()
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -121,18 +121,18 @@ def compare(dataset: str = "mnist", seed=0) -> Comparison:
     for name in [name for kind in GAN_TYPES for name in models.of_dataset(dataset, kind)]:  # DCGAN first
         gan = models.models[name]
         z = torch.randn(len(labels), gan.config.latent_dim, generator=torch.Generator().manual_seed(seed))
-        panels.append((grid(gan.generate(z, labels.to(gan.device))), f"{name} ({family(name, gan)})"))
+        panels.append((grid(gan.generate(z, labels.to(gan.device))), f"{name} ({family(name, gan)}): samples, "
+                       "one class a row"))
         rows.append(metrics_row(name, gan))
         values.append(metric_values(name, stored_metrics(name)))
     for name in models.of_dataset(dataset, "vae"):
         vae = models.models[name]
         count = num_classes * VAE_POOL if classifiers else len(labels)
-        z = torch.randn(count, vae.config.latent_dim, generator=torch.Generator().manual_seed(seed))
-        samples = vae.decode(z.to(vae.device))
+        samples = vae.decode(vae.sample_latents(count, torch.Generator().manual_seed(seed)))
         if classifiers:
             classifier = models.models[classifiers[0]]
             samples = by_class(samples, classifier(samples).argmax(1).cpu(), num_classes)
-            caption = f"{name}: samples, by {classifiers[0]}"
+            caption = f"{name}: samples, in rows by {classifiers[0]}'s guess of their class"
         else:
             caption = f"{name}: samples (any class)"
         panels.append((grid(samples), caption))
@@ -417,13 +417,15 @@ def live_metrics(name: str, dataset: str, samples: int, seed: int) -> dict:
     models = registry()
     model = models.models[name]
     classifier = models.models[models.of_dataset(dataset, "classifier")[0]]
-    z = torch.randn(samples, model.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
     if models.kinds[name] in GAN_TYPES:
+        z = torch.randn(samples, model.config.latent_dim, generator=generator)
         labels = torch.arange(samples) % model.config.num_classes  # every class equally often
         images = torch.cat([model.generate(z[i : i + BATCH].to(model.device), labels[i : i + BATCH].to(model.device))
                             .cpu() for i in range(0, samples, BATCH)])
     else:
-        labels = None  # a VAE cannot be asked for a class
+        z = model.sample_latents(samples, generator)
+        labels = None  # as evaluate measures a VAE: the class of its samples is not scored
         images = torch.cat([model.decode(z[i : i + BATCH].to(model.device)).cpu() for i in range(0, samples, BATCH)])
     real = held_out(dataset).images
     return sample_metrics(images, labels, dataset, classifier, real, HELD_OUT_FEATURES(dataset, classifier, real))

@@ -202,17 +202,17 @@ def reconstructions(model: str, image_a, image_b) -> tuple[Image.Image, Image.Im
 
 @torch.inference_mode()
 def sample_tensors(model: str, count=DEFAULT_SAMPLES, temperature=DEFAULT_TEMPERATURE, seed=0) -> torch.Tensor:
-    """Samples from the prior, z ~ N(0, T²I), decoded: float [count, 1, 28, 28].
+    """Samples from the prior (N(0, T²I), or each class's Gaussian with its spread scaled by T), decoded:
+    float [count, 1, 28, 28].
 
     count is clamped to [1, 64], temperature to [0, 2] and seed to [0, 2³¹ - 1]; the same seed gives
-    the same codes at every temperature (scaled), and temperature 0 decodes the prior's mean, z = 0.
+    the same codes at every temperature (scaled), and temperature 0 decodes the prior's centres.
     """
     count = integer(count, "count", MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES)
     temperature = number(temperature, "temperature", 0.0, MAX_TEMPERATURE, DEFAULT_TEMPERATURE)
     seed = integer(seed, "seed", 0, MAX_SEED, 0)
     vae = registry().get(model, "vae")
-    z = torch.randn(count, vae.config.latent_dim, generator=torch.Generator().manual_seed(seed))
-    return vae.decode(z * temperature).cpu()
+    return vae.decode(vae.sample_latents(count, torch.Generator().manual_seed(seed), temperature)).cpu()
 
 
 def sample(model: str, count=DEFAULT_SAMPLES, temperature=DEFAULT_TEMPERATURE, seed=0) -> Image.Image:
