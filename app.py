@@ -32,10 +32,25 @@ from aigc.ui.common import NO_PROGRESS  # noqa: E402
 # Pictures are a few dozen pixels upscaled: keep their pixels square wherever the browser resizes them.
 # Galleries without a set height get a tall minimum height in Gradio; .fit-content fits them to their pictures.
 # The confidence view colours single characters: Gradio's gaps between highlighted spans would break up words.
+# Focus: Gradio draws no ring on sliders, checkboxes or tabs; every control reached by keyboard gets one, in an orange
+# that reads on the page (700 on white, 400 on dark: 4.5:1), which the selected tab's name takes too.  Figures (aigc.studio.figures) are transparent with
+# black ink: in dark mode their pixels are turned over (hue kept), so the ink is light on the dark page.
+# Phone: flex children may shrink below their content (Gradio's min-widths are wider than a phone), long words wrap.
 CSS = """
 .pixelated img { image-rendering: pixelated; }
 .fit-content .fixed-height { min-height: 0 !important; max-height: none !important; }
 #text-confidence .token { margin: 0 !important; padding: 0 !important; border-radius: 0 !important; }
+:root { --aigc-accent: var(--primary-700); }
+.dark { --aigc-accent: var(--primary-400); }
+.gradio-container :is(button, input, select, textarea, a[href], [tabindex]):focus-visible {
+    outline: 3px solid var(--aigc-accent) !important; outline-offset: 2px !important;
+}
+.gradio-container [role="tab"][aria-selected="true"] { color: var(--aigc-accent); }
+.dark :is(#vae-map, #compare-curves) img { filter: invert(1) hue-rotate(180deg); }
+@media (max-width: 640px) {
+    .gradio-container { overflow-wrap: anywhere; }
+    .gradio-container .row > *, .gradio-container .column > * { min-width: 0 !important; }
+}
 """
 MAX_FILE_SIZE = "20mb"
 # Every 5 minutes, Gradio deletes the files it holds (uploads, every picture and GIF handed out) that are older
@@ -50,7 +65,21 @@ STATE_SESSIONS = 1000
 # its share of the queue (aigc.ui.fairness), so that 256 waiting requests take eight clients to fill.
 # api_open=False: Gradio's REST routes that skip the queue (open by default off Spaces) are closed everywhere.
 QUEUE_SETTINGS = dict(max_size=256, default_concurrency_limit=2, api_open=False)
-LAUNCH_SETTINGS = dict(css=CSS, max_file_size=MAX_FILE_SIZE, state_session_capacity=STATE_SESSIONS)
+# Gradio's default theme, with what makes it readable (axe-core's contrast of 4.5:1 for text): its semibold font file is
+# a subset of a few letters (the title's A came from it, "ᴀIGC"), so bold text takes the whole bold file; hints,
+# slider limits and the footer get a darker grey, primary and stop buttons a darker fill under their white text.
+THEME = gr.themes.Default(
+    font=(gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"),
+).set(
+    body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_400",
+    button_primary_background_fill="*primary_700", button_primary_background_fill_dark="*primary_700",
+    button_primary_background_fill_hover="*primary_800", button_primary_background_fill_hover_dark="*primary_800",
+    button_cancel_background_fill="#b91c1c", button_cancel_background_fill_dark="#b91c1c",
+    button_cancel_background_fill_hover="#991b1b", button_cancel_background_fill_hover_dark="#991b1b",
+)
+# A tab may style its own components with a CSS constant of its own (aigc/ui/*.py): the page takes them all.
+PAGE_CSS = "\n".join([CSS, *(getattr(tab, "CSS", "") for tab in (gan, vae, text, compare, train))])
+LAUNCH_SETTINGS = dict(css=PAGE_CSS, theme=THEME, max_file_size=MAX_FILE_SIZE, state_session_capacity=STATE_SESSIONS)
 
 
 def build_app() -> gr.Blocks:

@@ -11,7 +11,6 @@ numbers (:func:`reading`), each model's training curves
 samples (:func:`measure`), with how far they are from the stored figures.
 """
 
-import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from aigc.data import CLASS_NAMES, DATASETS, held_out
 from aigc.evaluate import batched, sample_metrics
 from aigc.hub import bundled_file
 from aigc.images import make_grid, to_pil
-from aigc.studio import MAX_SEED, InputError, integer, shown
+from aigc.studio import MAX_SEED, InputError, figures, integer, shown
 from aigc.studio.models import GAN_TYPES, family, registry, stored_metrics
 
 PER_CLASS = 8  # columns of every grid
@@ -309,19 +308,16 @@ def training_history(name: str) -> list[dict]:
 def training_curves(dataset: str = "mnist", names: list[str] | None = None) -> Image.Image | None:
     """Losses against steps from each model's training log, one panel a model; None if no model has a log."""
     check_dataset(dataset)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # no pyplot: no global state, safe in threads
-    from matplotlib.figure import Figure
-
     histories = {name: training_history(name) for name in (generator_names(dataset) if names is None else names)}
     histories = {name: history for name, history in histories.items() if history}
     if not histories:
         return None
     columns = min(len(histories), CURVE_COLUMNS)
     lines = math.ceil(len(histories) / columns)
-    figure = Figure(figsize=(3.6 * columns, 2.8 * lines), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = figures.new_figure((3.6 * columns, 2.8 * lines))  # transparent, drawn in the page's theme
     axes = figure.subplots(lines, columns, squeeze=False).flatten()
     for ax, (name, history) in zip(axes, histories.items()):
+        figures.styled(ax)
         keys = [key for key in history[0] if key != "step" and is_number(history[0][key])]
         steps = [entry["step"] for entry in history]
         handles, twin = [], None
@@ -345,10 +341,7 @@ def training_curves(dataset: str = "mnist", names: list[str] | None = None) -> I
     for ax in axes[len(histories):]:
         ax.set_visible(False)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    buffer.seek(0)
-    return Image.open(buffer).convert("RGB")
+    return figures.picture(figure)
 
 
 # --- measuring again, live ------------------------------------------------------------------------

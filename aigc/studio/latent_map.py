@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 
 from aigc.data import held_out
 from aigc.images import to_pil
-from aigc.studio import InputError, number
+from aigc.studio import InputError, figures, number
 from aigc.studio.models import dataset_of, registry
 
 GRID = 15  # manifold cells a side
@@ -209,21 +209,19 @@ def axis_limits(coords: torch.Tensor, two_d: bool) -> tuple[float, float, float,
 
 def draw_map(model: str, coords: torch.Tensor, labels: torch.Tensor, class_names: list[str],
              explained: tuple[float, float], two_d: bool):
-    """Matplotlib's scatter -> (picture, colours, limits, axes box in pixels)."""
+    """Matplotlib's scatter -> (picture, colours, limits, axes box in pixels); the look of aigc.studio.figures."""
     import matplotlib  # here, not at the top: the app starts half a second sooner (python -m aigc.bench)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # no pyplot: no global state, safe in threads
-    from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    figure = Figure(figsize=FIGURE_INCHES, dpi=DPI)
-    canvas = FigureCanvasAgg(figure)
+    figure = figures.new_figure(FIGURE_INCHES, DPI)
     axes = figure.add_axes((0.12, 0.11, 0.6, 0.77))  # room above for the title, clear of the label
-    colours = matplotlib.colormaps["tab10" if len(class_names) <= 10 else "tab20"]
+    figures.styled(axes)
+    palette = figures.PALETTE if len(class_names) <= len(figures.PALETTE) else matplotlib.colormaps["tab20"].colors
     drawn = []
     points = coords.numpy()
     for c, name in enumerate(class_names):
         mine = (labels == c).numpy()
-        dots = axes.scatter(points[mine, 0], points[mine, 1], s=5, color=colours(c % colours.N), alpha=0.7,
+        dots = axes.scatter(points[mine, 0], points[mine, 1], s=5, color=palette[c % len(palette)], alpha=0.7,
                             linewidths=0, label=name)
         drawn.append(tuple(float(v) for v in dots.get_facecolor()[0]))
     limits = axis_limits(coords, two_d)
@@ -241,17 +239,27 @@ def draw_map(model: str, coords: torch.Tensor, labels: torch.Tensor, class_names
         axes.set_ylabel(f"principal component 2 ({explained[1]:.0%})")
         axes.set_title(f"{model}: test codes, PCA of {coords.shape[0]:,} means", fontsize=10)
     axes.grid(alpha=0.25)
+    name_classes(axes, coords, labels, class_names, drawn)
     legend = axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False,
                          markerscale=2.5, title="class", title_fontsize=8)
     for handle in legend.legend_handles:
         if hasattr(handle, "set_alpha"):
             handle.set_alpha(1)
-    canvas.draw()
-    width, height = canvas.get_width_height()
-    picture = Image.frombuffer("RGBA", (width, height), bytes(canvas.buffer_rgba()), "raw", "RGBA", 0, 1)
+    picture = figures.picture(figure)
     extent = axes.get_window_extent()  # display pixels, origin at the bottom left
-    box = (float(extent.x0), float(height - extent.y1), float(extent.x1), float(height - extent.y0))
-    return picture.convert("RGB"), tuple(drawn), limits, box
+    box = (float(extent.x0), float(picture.height - extent.y1), float(extent.x1), float(picture.height - extent.y0))
+    return picture, tuple(drawn), limits, box
+
+
+def name_classes(axes, coords: torch.Tensor, labels: torch.Tensor, class_names: list[str], colours: list) -> None:
+    """Each class's name written at the median of its codes, framed in its colour: a cue besides the colour."""
+    for c, name in enumerate(class_names):
+        mine = coords[labels == c]
+        if len(mine):
+            x, y = mine.median(0).values.tolist()
+            axes.text(x, y, name, fontsize=7, ha="center", va="center", clip_on=True,
+                      bbox=dict(boxstyle="round,pad=0.2", facecolor=(1, 1, 1, 0.8), edgecolor=colours[c][:3],
+                                linewidth=1.2))
 
 
 @functools.lru_cache(maxsize=None)
