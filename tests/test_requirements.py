@@ -1,9 +1,11 @@
 """requirements.txt is what a Space installs: Gradio pinned to the Space's sdk_version, and every package the app
-imports named in it."""
+imports named in it.  pyproject.toml makes the same package installable with pip (``pip install -e .``)."""
 
 import ast
+import email.parser
 import importlib.metadata
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parent.parent
 DEV_TOOLS = {"aigc/bench.py"}  # run with requirements-dev.txt, never by the app
 OPTIONAL = {"spaces"}  # ZeroGPU's package: a ZeroGPU Space provides it; elsewhere the app runs without it
+# what pip asks of setuptools before it installs the package: its metadata, written to the folder argv[1]
+METADATA = "import sys; from setuptools import build_meta; build_meta.prepare_metadata_for_build_wheel(sys.argv[1])"
 
 
 def requirements() -> dict[str, Requirement]:
@@ -59,3 +63,19 @@ def test_what_is_installed_here_meets_every_requirement():
              if not requirement.specifier.contains(importlib.metadata.version(name).split("+")[0],
                                                    prereleases=True)}
     assert unmet == {}
+
+
+def test_the_package_installs_as_aigc_studio_with_the_requirements_and_every_file_the_app_reads(tmp_path):
+    subprocess.run([sys.executable, "-c", METADATA, str(tmp_path)], cwd=ROOT, check=True, capture_output=True,
+                   timeout=300)
+    (dist_info,) = tmp_path.glob("*.dist-info")
+    metadata = email.parser.Parser().parsestr((dist_info / "METADATA").read_text())
+    assert metadata["Name"] == "aigc-studio"
+    listed = sorted(str(Requirement(line)) for line in metadata.get_all("Requires-Dist"))
+    assert listed == sorted(str(requirement) for requirement in requirements().values())
+    (egg_info,) = tmp_path.glob("*.egg-info")
+    packaged = set((egg_info / "SOURCES.txt").read_text().split())
+    data = {path.relative_to(ROOT).as_posix() for path in (ROOT / "aigc").rglob("*")
+            if path.is_file() and path.suffix not in (".py", ".pyc")}
+    assert {"aigc/hub_revisions.json", "aigc/examples/mnist.safetensors"} <= data  # the files were found
+    assert sorted(data - packaged) == []
