@@ -52,8 +52,8 @@ from safetensors.torch import load_file
 from tokenizers import pre_tokenizers
 
 from aigc.models import CONFIG_CLASSES, MODEL_CLASSES, TRANSFORMERS_TYPES
-from aigc.models.gpt2 import MODEL_TYPE as GPT2, TOKENIZER_FILE, config_from_transformers
-from aigc.models.gpt2 import state_dict_from_transformers
+from aigc.models.gpt2 import MODEL_TYPE as GPT2
+from aigc.models.gpt2 import TOKENIZER_FILE, config_from_transformers, state_dict_from_transformers
 from aigc.models.tokens import BPETokenizer
 
 # the bundled models; $AIGC_WEIGHTS_DIR points the package (and the app) at another folder of the same shape

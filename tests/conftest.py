@@ -23,8 +23,8 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def app():
     """The running app (its gr.Blocks); it is closed when the session ends."""
-    from aigc.bench import free_port
     from app import QUEUE_SETTINGS, build_app, launch
+    from helpers import free_port
 
     demo = build_app().queue(**QUEUE_SETTINGS)  # the queue and settings that users get, so load tests measure them
     launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
@@ -41,7 +41,7 @@ def app_url(app):
 @pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium driven by Playwright, one per test module (the browser tests skip without it)."""
-    from aigc.bench import CHROMIUM, CHROMIUM_ARGS
+    from helpers import CHROMIUM, CHROMIUM_ARGS
 
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is not installed")

@@ -19,11 +19,11 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 os.environ["HF_HUB_OFFLINE"] = "0"  # before huggingface_hub is imported: this process publishes
 
-from fake_hub import FakeHub  # noqa: E402
 from huggingface_hub import HfApi  # noqa: E402
-from test_publish import checkout, serving  # noqa: E402
 
 from aigc.publish import publish_models, space_files  # noqa: E402
+from fake_hub import FakeHub  # noqa: E402
+from helpers import checkout, serving_checkout  # noqa: E402
 
 
 def main(runs: int) -> None:
@@ -40,14 +40,14 @@ def main(runs: int) -> None:
             publish_models(ns="ns", api=HfApi(endpoint=hub.url, token="hf_fake"),
                            record=space / "aigc" / "hub_revisions.json")
             from_hub = env | {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp / "hf"), "HF_HUB_OFFLINE": "0"}
-            with serving(space, from_hub) as (_, seconds):
+            with serving_checkout(space, from_hub) as (_, seconds):
                 print(f"first start, empty cache: {seconds:.1f} s")
             offline = env | {"HF_HOME": str(tmp / "hf-bundled"), "HF_HUB_OFFLINE": "1"}
             times = {"Hub cache, warm": [], "weights/ bundled": []}
             for _ in range(runs):
-                with serving(space, from_hub) as (_, seconds):
+                with serving_checkout(space, from_hub) as (_, seconds):
                     times["Hub cache, warm"].append(seconds)
-                with serving(bundled, offline) as (_, seconds):
+                with serving_checkout(bundled, offline) as (_, seconds):
                     times["weights/ bundled"].append(seconds)
         for name, values in times.items():
             print(f"{name}: median {statistics.median(values):.1f} s of {', '.join(f'{v:.1f}' for v in values)}")

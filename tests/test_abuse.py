@@ -27,11 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from aigc.bench import sample_picture, serving
 from aigc.hub import WEIGHTS_DIR
 from aigc.studio import InputError, compare, gan, number, vae
 from aigc.studio.models import registry
 from aigc.studio.uploads import to_model_input
+from helpers import sample_picture, serving
 
 EXAMPLES_PER_ENDPOINT = 15
 MAX_MESSAGE_CHARS = 2_000  # an error is read in a toast: it says what is wrong, it does not echo a megabyte back

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from gradio.queueing import Event, Queue
 
-from aigc.bench import percentile
 from aigc.studio import OUTPUT_DIR, OUTPUT_LIFETIME_S, output_file
 from aigc.ui import fairness
+from helpers import percentile
 
 FLOOD = {"X-Forwarded-For": "203.0.113.7"}  # one client flooding (an address reserved for documentation)
 BYSTANDER = {"X-Forwarded-For": "198.51.100.20, 10.0.0.1"}  # another visitor, as the proxy forwards them

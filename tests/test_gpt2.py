@@ -19,72 +19,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
-from test_hub import COMMIT, FakeHub
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 import aigc
 from aigc.hub import ModelLoadError, model_type
 from aigc.models.tokens import StreamDecoder
+from helpers import COMMIT, N_EMBD, N_HEAD, N_LAYER, N_POSITIONS, FakeHub, save_gpt2, train_tokenizer
 
-N_EMBD, N_LAYER, N_HEAD, N_POSITIONS = 32, 2, 4, 48
-SENTENCES = [
-    "To be, or not to be, that is the question.",
-    "The café served crème brûlée to a naïve visitor from Zürich.",
-    "She said “hello” and he said ‘goodbye’ — then both laughed 😀.",
-    "日本語のテキストも少し。Ελληνικά και русский текст.",
-] * 5
 TRICKY = "Café “naïve” 😀 🦜 日本 — ok"
-
-
-def train_tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tokenizer.train_from_iterator(SENTENCES, trainer)
-    return tokenizer
-
-
-def gpt2_tensors(vocab_size: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random weights under GPT-2's names, linear weights in Conv1D's [in, out] layout."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def rand(*shape, std=0.2):
-        return torch.randn(*shape, generator=gen) * std
-
-    c = N_EMBD
-    tensors = {"wte.weight": rand(vocab_size, c), "wpe.weight": rand(N_POSITIONS, c),
-               "ln_f.weight": 1 + rand(c), "ln_f.bias": rand(c)}
-    for i in range(N_LAYER):
-        tensors |= {
-            f"h.{i}.ln_1.weight": 1 + rand(c), f"h.{i}.ln_1.bias": rand(c),
-            f"h.{i}.attn.c_attn.weight": rand(c, 3 * c), f"h.{i}.attn.c_attn.bias": rand(3 * c),
-            f"h.{i}.attn.c_proj.weight": rand(c, c), f"h.{i}.attn.c_proj.bias": rand(c),
-            f"h.{i}.ln_2.weight": 1 + rand(c), f"h.{i}.ln_2.bias": rand(c),
-            f"h.{i}.mlp.c_fc.weight": rand(c, 4 * c), f"h.{i}.mlp.c_fc.bias": rand(4 * c),
-            f"h.{i}.mlp.c_proj.weight": rand(4 * c, c), f"h.{i}.mlp.c_proj.bias": rand(c),
-            # the causal mask that old transformers versions saved as a buffer
-            f"h.{i}.attn.bias": torch.ones(N_POSITIONS, N_POSITIONS).tril().view(1, 1, N_POSITIONS, N_POSITIONS),
-        }
-    return tensors
-
-
-def save_gpt2(folder: Path, tokenizer: Tokenizer, prefix: str = "") -> dict[str, torch.Tensor]:
-    """A GPT-2 repo's three files in ``folder``; -> the tensors (without prefix)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = gpt2_tensors(tokenizer.get_vocab_size())
-    saved = {prefix + name: tensor for name, tensor in tensors.items()}
-    if prefix:  # GPT2LMHeadModel checkpoints also carry the tied head
-        saved["lm_head.weight"] = tensors["wte.weight"].clone()
-    save_file({name: t.contiguous() for name, t in saved.items()}, folder / "model.safetensors")
-    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "activation_function": "gelu_new",
-              "n_embd": N_EMBD, "n_layer": N_LAYER, "n_head": N_HEAD, "n_positions": N_POSITIONS, "n_ctx": N_POSITIONS,
-              "vocab_size": tokenizer.get_vocab_size(), "layer_norm_epsilon": 1e-5, "bos_token_id": 0}
-    (folder / "config.json").write_text(json.dumps(config))
-    tokenizer.save(str(folder / "tokenizer.json"))
-    return tensors
 
 
 def reference_logits(tensors: dict[str, torch.Tensor], ids: list[int]) -> torch.Tensor:

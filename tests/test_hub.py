@@ -7,26 +7,23 @@ HF_ENDPOINT, HF_HUB_CACHE and HF_HUB_OFFLINE are read exactly as a user's
 process reads them.
 """
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote
 
 import pytest
 import torch
 
 import aigc
 from aigc.hub import ModelLoadError, load
-from aigc.models import GANConfig, Generator
+from helpers import COMMIT, FakeHub, save_tiny_gan
 
 BUNDLED = ["classifier-fashion", "classifier-mnist", "gan-fashion", "gan-mlp-fashion", "gan-mlp-mnist",
            "gan-mnist", "gpt-shakespeare", "vae-fashion", "vae-mnist", "vae-mnist-2d"]
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def test_every_bundled_model_is_listed_and_loads_offline(monkeypatch):
@@ -43,12 +40,6 @@ def test_device_defaults_and_override(monkeypatch):
     monkeypatch.delenv("AIGC_DEVICE")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert load("gan-mnist").device.type == expected
-
-
-def save_tiny_gan(folder: Path, seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    Generator(GANConfig(width=8, latent_dim=8)).eval().save_pretrained(folder)
-    return folder
 
 
 def test_local_folder_and_its_failures(tmp_path):
@@ -79,74 +70,6 @@ def test_local_folder_and_its_failures(tmp_path):
     (folder / "model.safetensors").unlink()
     with pytest.raises(ModelLoadError, match="model.safetensors is missing"):
         load(str(folder))
-
-
-class FakeHub(BaseHTTPRequestHandler):
-    """Answers what huggingface_hub asks of the Hub, as the Hub does: the sizes of a repo's files
-    (POST /api/models/<owner>/<name>/paths-info/<revision>), and HEAD and GET of
-    /<owner>/<name>/resolve/<revision>/<file>, with the Hub's error headers.  ``requests`` records every request.
-    """
-
-    repos: dict[str, dict[str, bytes]] = {}
-    requests: list[str] = []
-
-    def do_HEAD(self):
-        self.answer(body=False)
-
-    def do_GET(self):
-        self.answer(body=True)
-
-    def do_POST(self):
-        self.requests.append(f"POST {self.path}")
-        parts = [unquote(part) for part in self.path.split("?")[0].strip("/").split("/")]
-        form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
-        repo, revision = "/".join(parts[2:4]), "/".join(parts[5:])
-        files = self.repos.get(repo)
-        if parts[:2] != ["api", "models"] or parts[4:5] != ["paths-info"] or files is None:
-            return self.fail("RepoNotFound", 401)
-        if revision not in ("main", COMMIT):
-            return self.fail("RevisionNotFound")
-        listing = [{"type": "file", "path": path, "size": self.size(repo, path),
-                    "oid": hashlib.sha1(files[path]).hexdigest()} for path in form.get("paths", []) if path in files]
-        data = json.dumps(listing).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def size(self, repo: str, filename: str) -> int:
-        """The size the Hub tells of a file."""
-        return len(self.repos[repo][filename])
-
-    def answer(self, body: bool):
-        self.requests.append(f"{self.command} {self.path}")
-        parts = self.path.split("?")[0].strip("/").split("/")
-        repo, revision, filename = "/".join(parts[:2]), parts[3], "/".join(parts[4:])
-        files = self.repos.get(repo)
-        if files is None:
-            return self.fail("RepoNotFound", 401)
-        if revision not in ("main", COMMIT):
-            return self.fail("RevisionNotFound")
-        if filename not in files:
-            return self.fail("EntryNotFound")
-        data = files[filename]
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if body:
-            self.wfile.write(data)
-
-    def fail(self, code: str, status: int = 404):
-        self.send_response(status)
-        self.send_header("X-Error-Code", code)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 LOADER = """

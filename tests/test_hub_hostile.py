@@ -16,13 +16,12 @@ import pytest
 import torch
 from huggingface_hub import constants
 from safetensors.torch import save_file
-from test_gpt2 import save_gpt2, train_tokenizer
-from test_hub import FakeHub, save_tiny_gan
 
 from aigc import hub
 from aigc.hub import ModelLoadError, check_allowed, load_from_hub
 from aigc.studio import InputError
 from aigc.studio.models import HUB_MODELS_KEPT, Registry, StillLoading
+from helpers import FakeHub, save_gpt2, save_tiny_gan, train_tokenizer
 
 GATE_S = 5  # the longest a slow download waits for its test to let it go
 

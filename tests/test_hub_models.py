@@ -14,7 +14,6 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from test_hub import FakeHub, save_tiny_gan
 
 import aigc
 from aigc.hub import ModelLoadError
@@ -22,6 +21,7 @@ from aigc.models import VAE, VAEConfig
 from aigc.studio import InputError
 from aigc.studio.models import Registry, hub_name, is_hub_name
 from aigc.ui.common import add_to_picker
+from helpers import FakeHub, save_tiny_gan
 
 SESSION = """
 import json, sys

@@ -15,9 +15,9 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from test_hub import COMMIT, FakeHub
 
 from aigc.hub import BUNDLED, WEIGHTS_DIR
+from helpers import COMMIT, FakeHub
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "aigc-test"

@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlparse
 
 import pytest
 
-from aigc.bench import CHROMIUM
+from helpers import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,

@@ -15,7 +15,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from aigc.bench import percentile, sample_picture, small_request
+from helpers import percentile, sample_picture, small_request
 
 CLIENTS = 32  # on /gan_generate, the slider endpoint that every visitor hits while dragging
 CLIENTS_PER_ENDPOINT = 16  # on each of the others, at the same time: about 130 requests in all

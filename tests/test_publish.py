@@ -7,46 +7,32 @@ The Space is then a fresh folder holding only what the Space repo got, and
 ``python app.py`` started there pulls every model through the Hub cache.
 """
 
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 import torch
-from fake_hub import FakeHub
 from gradio_client import Client
 from huggingface_hub import HfApi, ModelCard, constants, snapshot_download
 from PIL import Image
 
 from aigc import list_models, load
-from aigc.bench import free_port
 from aigc.hub import WEIGHTS_DIR, ModelLoadError
 from aigc.models import GPT, GPTConfig
 from aigc.models.tokens import BPETokenizer
 from aigc.publish import PIPELINE_TAGS, publish_space, push, space_files
 from aigc.studio import gan
+from fake_hub import FakeHub
+from helpers import NAMESPACE, ROOT, checkout, serving_checkout, train_tokenizer
 
-ROOT = Path(__file__).resolve().parent.parent
-NAMESPACE, SPACE = "studio-test", "studio-test/aigc-studio"
+SPACE = f"{NAMESPACE}/aigc-studio"
 TINY_BPE = f"{NAMESPACE}/gpt-tiny-bpe"
-
-
-def checkout(dest: Path) -> Path:
-    """The files git would commit (tracked, or new and not ignored), copied to ``dest``: a clone of the repo."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for path in filter(None, listed):
-        if (ROOT / path).is_file():
-            (dest / path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / path, dest / path)
-    return dest
 
 
 def hub_env(hub: FakeHub, home: Path) -> dict[str, str]:
@@ -64,39 +50,8 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return result.stdout
 
 
-@contextlib.contextmanager
-def serving(folder: Path, env: dict[str, str], timeout: float = 240):
-    """``python app.py`` in ``folder`` on a free port -> (its URL, seconds until it answered); stopped afterwards."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
-    log = folder / "app.log"
-    with open(log, "wb") as out:
-        start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    try:
-        while True:
-            assert process.poll() is None, f"app.py exited:\n{log.read_text()[-4000:]}"
-            assert time.perf_counter() - start < timeout, f"app.py did not answer:\n{log.read_text()[-4000:]}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield url, time.perf_counter() - start
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def tiny_bpe_gpt(folder: Path) -> Path:
     """A GPT with a byte-level BPE tokenizer: its tokenizer.json must travel with it."""
-    from test_gpt2 import train_tokenizer
-
     folder.mkdir(parents=True)
     train_tokenizer().save(str(folder / "trained.json"))
     tokenizer = BPETokenizer(folder / "trained.json")
@@ -210,7 +165,7 @@ def test_the_space_pulls_every_model_from_the_hub_and_draws_what_the_bundled_wei
     shutil.rmtree(space / ".cache")  # snapshot_download's own bookkeeping, not the Space's
     assert not (space / "weights").exists() and (space / "app.py").is_file()
     home = tmp / "space-home"
-    with serving(space, hub_env(hub, home)) as (url, _):
+    with serving_checkout(space, hub_env(hub, home)) as (url, _):
         client = Client(url, verbose=False)
         shown = client.predict(model="gan-fashion", label="3", seed=11, truncation=0.6, d2=1.0,
                                api_name="/gan_generate")

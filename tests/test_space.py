@@ -16,14 +16,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
 from huggingface_hub import HfApi, constants, snapshot_download
-from test_publish import NAMESPACE, checkout, serving
 
-from aigc.bench import CHROMIUM_ARGS
 from aigc.publish import publish_models
+from fake_hub import FakeHub
+from helpers import CHROMIUM, CHROMIUM_ARGS, NAMESPACE, checkout, serving_checkout
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # what a visitor must never read: commands, data set-up, server paths, tracebacks, missing models
 DEVELOPER_TEXT = re.compile(r"python -m|aigc\.data|\bprepare\b|/usr/share|/root\b|/home/|/tmp/|Traceback|"
@@ -58,7 +56,7 @@ def space(request, tmp_path, monkeypatch):
     if request.param == "hub-cache":
         shutil.rmtree(clone / "weights")
         hub_cache(clone, home / "hf" / "hub", monkeypatch)
-    with serving(clone, env) as (url, _):
+    with serving_checkout(clone, env) as (url, _):
         yield url, request.param
 
 

@@ -3,14 +3,16 @@ BPE models and the model picker."""
 
 import math
 import os
+import re
 import time
+from dataclasses import replace
+from html.parser import HTMLParser
 
 import gradio as gr
 import pytest
 import torch
 from gradio_client import Client
 from gradio_client.exceptions import AppError
-from test_gpt2 import save_gpt2, train_tokenizer
 
 import aigc
 from aigc.hub import ModelLoadError
@@ -19,6 +21,7 @@ from aigc.studio import InputError
 from aigc.studio import text as studio
 from aigc.studio.models import registry
 from aigc.ui import text as ui
+from helpers import save_gpt2, train_tokenizer
 
 GPT = studio.DEFAULT_MODEL
 
@@ -219,10 +222,12 @@ def test_a_bpe_model_streams_whole_characters_token_by_token(with_gpt2):
                        f"the model sees only its last {block}."]
     assert len(c.pieces) == len(c.tokens) == len(c.probabilities) == 40
     assert c.text == gpt2.tokenizer.decode(c.tokens)  # token by token, no character broken
-    text, highlighted, summary = ui.render(c)
-    prompt_items = len(c.prompt_ids)  # one item a token, the prompt's too: a click's index is the token's
-    assert len(highlighted) == prompt_items + 40 and "".join(piece for piece, _ in highlighted[prompt_items:]) == text
-    assert "".join(piece for piece, _ in highlighted[:prompt_items]) == c.prompt
+    text, coloured, summary = ui.render(c)
+    spans = tokens_of(coloured)
+    prompt_items = len(c.prompt_ids)  # one span a token, the prompt's too: a selection's index is the token's
+    assert [span["data-i"] for span in spans] == [str(i) for i in range(prompt_items + 40)]
+    assert "".join(span["text"] for span in spans[prompt_items:]) == text
+    assert "".join(span["text"] for span in spans[:prompt_items]) == c.prompt
     assert "40 tokens" in summary
     candidates = studio.candidates(c, 39)
     assert candidates.after[candidates.drawn] == pytest.approx(c.probabilities[39], rel=1e-4)
@@ -254,7 +259,7 @@ def test_picking_gpt2_without_the_hub_warns_and_goes_back_to_the_bundled_model(s
 def test_a_click_selects_that_token_and_the_views_follow_it(long_continuation):
     c = long_continuation
     item = len(c.prompt_ids) + 5  # the prompt's tokens come first
-    assert ui.clicked(gr.SelectData(None, {"index": item, "value": [c.pieces[5], "sure (≥ 90%)"]})) == item
+    assert ui.clicked(gr.SelectData(None, {"index": item, "value": c.pieces[5]})) == item
     chart = ui.candidates_view(c, item, "ROMEO:\n", 0.9, 20, 0.95, GPT)
     assert chart == studio.candidates_html(studio.candidates(c, 5))
     view = ui.attention_view(c, item, "ROMEO:\n", GPT, 2, 3)
@@ -263,6 +268,77 @@ def test_a_click_selects_that_token_and_the_views_follow_it(long_continuation):
     assert "The next token, after “…To be”" in ui.candidates_view(c, item, "To be", 1.0, 0, 1.0, GPT)
     with pytest.warns(UserWarning, match="does not know these characters"):
         assert isinstance(ui.attention_view(None, None, "café", GPT, 1, 1), type(gr.skip()))
+
+
+# --- the coloured text -------------------------------------------------------------------------------
+
+class Spans(HTMLParser):
+    """The token spans of a confidence view: their attributes, and their text as written."""
+
+    def __init__(self):
+        super().__init__()
+        self.spans, self.inside = [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "span" and "data-i" in dict(attrs):
+            self.inside = {**dict(attrs), "text": ""}
+            self.spans.append(self.inside)
+
+    def handle_data(self, data):
+        if self.inside is not None:
+            self.inside["text"] += data.replace("↵\n", "\n")
+
+    def handle_endtag(self, tag):
+        self.inside = None
+
+
+def tokens_of(view: str) -> list[dict]:
+    parser = Spans()
+    parser.feed(view)
+    return parser.spans
+
+
+def test_each_written_token_shows_its_band_by_colour_and_underline_and_says_its_probability(long_continuation):
+    c = long_continuation
+    spans = tokens_of(studio.confidence_html(c))
+    prompt, written = spans[: len(c.prompt_ids)], spans[len(c.prompt_ids):]
+    assert all(span["class"] == "t p" and span["title"] == "the prompt" for span in prompt)
+    for span, p in zip(written, c.probabilities, strict=True):
+        band = next(i for i, b in enumerate(studio.BANDS) if p >= b.low)
+        assert span["class"] == f"t b{band}" and span["title"] == f"{p:.1%}: {studio.BANDS[band].label}"
+        assert span["role"] == "button" and span["title"]  # a name even for a space or a line break
+    assert {span["class"] for span in written} >= {"t b0", "t b3"}  # sure and unsure tokens both occur here
+    # one tab stop for the whole text, on the first written token: the arrows move on from there
+    assert [span["data-i"] for span in spans if span.get("tabindex") == "0"] == [str(len(c.prompt_ids))]
+    before = tokens_of(studio.confidence_html(studio.begin("ROMEO:\n", model=GPT)))
+    assert [span.get("tabindex") for span in before][:2] == ["0", None]  # nothing written: the prompt's first
+    assert "<b>" not in studio.confidence_html(replace(c, pieces=["<b>"] * len(c.pieces)))
+
+
+def luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of "#rrggbb"."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    lighter, darker = sorted((luminance(a), luminance(b)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_coloured_tokens_are_readable_and_told_apart_without_colour():
+    """The style the page is sent: each band's text on its own background (the same in light and dark pages)."""
+    css = studio.confidence_css()
+    styles = re.findall(r"\.t\.b(\d) \{ background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6}); text-decoration: ([^;]+);",
+                        css)
+    assert [int(i) for i, *_ in styles] == list(range(len(studio.BANDS)))
+    for _, background, text, _ in styles:
+        assert contrast(background, text) >= 4.5, (background, text)
+    decorations = [decoration.split(" ")[:2] for *_, decoration in styles]
+    assert len({tuple(d) for d in decorations}) == len(studio.BANDS)  # a second cue: no two underlined alike
+    assert len({background for _, background, _, _ in styles}) == len(studio.BANDS)
+    assert ":focus-visible" in css and '[aria-current="true"]' in css  # the focused and the selected token show
 
 
 # --- sampling made visible, step by step --------------------------------------------------------------
@@ -291,7 +367,8 @@ def test_steps_write_what_a_generation_with_the_same_seed_writes_one_token_a_pre
     assert len(studio.step(c, "ROMEO:\n", 0.5, 0, 1.0, 11, GPT).tokens) == 1  # other settings: from the prompt
     assert len(studio.step(c, "JULIET:\n", 0.9, 0, 1.0, 11, GPT).tokens) == 1
     text, coloured, _, stepped, selected = ui.step(c, "ROMEO:\n", 0.9, 0, 1.0, 11, GPT)
-    assert text.startswith(whole.text) and len(stepped.tokens) == 6 and selected == len(coloured) - 1
+    assert text.startswith(whole.text) and len(stepped.tokens) == 6
+    assert selected == int(tokens_of(coloured)[-1]["data-i"])  # the views look at the new token
 
 
 def test_a_paced_generation_sends_each_token_at_its_speed():

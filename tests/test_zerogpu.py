@@ -168,7 +168,7 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 import app
-from aigc.bench import free_port
+from helpers import free_port
 from aigc.studio import gan as studio_gan
 from aigc.studio import models as studio_models
 from aigc.studio.models import registry

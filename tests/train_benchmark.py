@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gradio_client import Client  # noqa: E402
 
-from aigc.bench import peak_rss_mb, percentile, serving  # noqa: E402
+from helpers import peak_rss_mb, percentile, serving  # noqa: E402
 
 FAMILIES = ("mlp-gan", "dcgan", "vae")
 

@@ -6,7 +6,7 @@ format that we read into one of our classes (``gpt2.py``) to that class's model_
 """
 
 from aigc.models.classifier import Classifier, ClassifierConfig
-from aigc.models.gan import Generator, GANConfig, MLPGenerator
+from aigc.models.gan import GANConfig, Generator, MLPGenerator
 from aigc.models.gpt import GPT, GPTConfig
 from aigc.models.tokens import BPETokenizer
 from aigc.models.vae import VAE, VAEConfig

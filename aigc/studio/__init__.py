@@ -8,7 +8,16 @@ clients send, :class:`InputError`, the ZeroGPU decorator).  No Gradio here:
 """
 
 from aigc.studio.common import (
-    MAX_SEED, OUTPUT_DIR, OUTPUT_LIFETIME_S, ZERO_GPU, InputError, gpu, integer, number, output_file, shown,
+    MAX_SEED,
+    OUTPUT_DIR,
+    OUTPUT_LIFETIME_S,
+    ZERO_GPU,
+    InputError,
+    gpu,
+    integer,
+    number,
+    output_file,
+    shown,
 )
 
 __all__ = [

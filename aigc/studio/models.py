@@ -24,13 +24,26 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import Future, TimeoutError as FutureTimeout
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import torch
 
 from aigc.data import CLASS_NAMES
-from aigc.hub import BUNDLED, ModelLoadError, WrongFamily, bundled_file, check_allowed, check_revision, forget
-from aigc.hub import is_repo_id, list_models, load, load_from_hub, model_type
+from aigc.hub import (
+    BUNDLED,
+    ModelLoadError,
+    WrongFamily,
+    bundled_file,
+    check_allowed,
+    check_revision,
+    forget,
+    is_repo_id,
+    list_models,
+    load,
+    load_from_hub,
+    model_type,
+)
 from aigc.studio import ZERO_GPU, InputError, shown
 
 GAN_TYPES = ("dcgan", "mlp-gan")
