@@ -312,51 +312,75 @@ def bench_server(url: str, process: subprocess.Popen, quick: bool) -> list[tuple
     return rows
 
 
-def watch_slider(page) -> None:
-    """Time stamps in the page: the last input event of the first direction slider, the last new picture."""
+def watch_controls(page) -> None:
+    """Time stamps in the page: the last input event of any control, the last new picture."""
     page.evaluate("""() => {
         window.inputAt = 0; window.pictureAt = 0;
         const picture = () => document.querySelector("#gan-picture img")?.src;
         let shown = picture();
-        document.addEventListener("input", event => {
-            if (event.target.closest("#gan-d1")) window.inputAt = performance.now();
-        }, true);
+        document.addEventListener("input", () => { window.inputAt = performance.now(); }, true);
         new MutationObserver(() => {
             if (picture() !== shown) { shown = picture(); window.pictureAt = performance.now(); }
         }).observe(document.querySelector("#gan-picture"), {subtree: true, childList: true, attributes: true});
     }""")
 
 
-def slider_latencies(page, moves: int) -> list[float]:
-    """Seconds from a slider's input event to a new picture's src, for ``moves`` moves within one mouse drag.
+def drag_latencies(page, slider: str, moves: int) -> list[float]:
+    """Seconds from an input event of the slider ``slider`` (a CSS selector) to a new picture's src, for ``moves``
+    moves within one mouse drag that starts at the thumb and ends where it started.
 
     Both times are taken in the page (performance.now), so Playwright's own round trips do not count.
     """
-    track = page.locator("#gan-d1 input[type=range]").bounding_box()
-    y, left, width = track["y"] + track["height"] / 2, track["x"], track["width"]
-    page.mouse.move(left + width / 2, y)  # the thumb, at 0 in the middle of the track
+    track = page.locator(f"{slider} input[type=range]")
+    track.scroll_into_view_if_needed()
+    box = track.bounding_box()
+    low, high, value = (float(track.get_attribute(name) or 0) for name in ("min", "max", "value"))
+    y, left, width = box["y"] + box["height"] / 2, box["x"], box["width"]
+    start = (value - low) / (high - low)
+    page.mouse.move(left + width * start, y)
     page.mouse.down()
     latencies = []
+    reach = 0.9 * min(start, 1 - start)
     for i in range(moves):
-        fraction = 0.5 + (0.35 if i % 2 else -0.35) * (1 + i % 5) / 5  # alternate sides, five distances
+        fraction = start + (reach if i % 2 else -reach) * (1 + i % 5) / 5  # alternate sides, five distances
         page.mouse.move(left + width * fraction, y)
         page.wait_for_function("() => window.pictureAt > window.inputAt && window.inputAt > 0", polling=10)
         latencies.append(page.evaluate("() => (window.pictureAt - window.inputAt) / 1000"))
-    page.mouse.move(left + width / 2, y)  # back to 0 before letting go
+    page.mouse.move(left + width * start, y)
     page.mouse.up()
     return latencies
 
 
-def bench_browser(app_url: str) -> list[tuple[str, str]]:
-    """Slider-to-picture time in Chromium for the GAN tab and a trivial app, interleaved in rounds."""
+def person_sequence(page, controls: list[str], moves: int, pause_s: float) -> list[list[float]]:
+    """A person's use of the tab: each slider of ``controls`` dragged in turn (``moves`` moves), a pause between.
+
+    -> for each slider, the seconds from each of its moves to its picture.
+    """
+    times = []
+    for control in controls:
+        times.append(drag_latencies(page, f"#{control}", moves))
+        page.wait_for_timeout(pause_s * 1000)
+    return times
+
+
+# the GAN tab's sliders in the order a person tries them: truncation, then each direction
+PERSON_CONTROLS = ["gan-truncation"] + [f"gan-d{i}" for i in range(1, 9)]
+PERSON_MOVES = 4
+PERSON_PAUSE_S = 1.5
+
+
+def bench_browser(app_url: str, quick: bool) -> list[tuple[str, str]]:
+    """Slider-to-picture time in Chromium for the GAN tab and a trivial app, interleaved in rounds: a fresh drag of
+    Direction 1, then a person's sequence (truncation, then each direction in turn, pauses between)."""
     if not os.access(CHROMIUM, os.X_OK):
         return [("Slider to picture in Chromium", f"skipped: {CHROMIUM} is not installed")]
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return [("Slider to picture in Chromium", "skipped: playwright is not installed")]
-    rounds = 4
+    rounds = 2 if quick else 4
     times: dict[str, list[float]] = {"app": [], "trivial": []}
+    sequence: dict[str, dict[str, list[float]]] = {"app": {}, "trivial": {}}
     with serving([sys.executable, "-c", TRIVIAL_APP]) as (trivial_url, _, _), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         pages = {}
@@ -365,18 +389,40 @@ def bench_browser(app_url: str) -> list[tuple[str, str]]:
             pages[name].set_default_timeout(60_000)
             pages[name].goto(url)
             pages[name].locator("#gan-picture img").wait_for()
-            watch_slider(pages[name])
-            slider_latencies(pages[name], 3)  # warm up
+            watch_controls(pages[name])
+            drag_latencies(pages[name], "#gan-d1", 3)  # warm up
         for _ in range(rounds):  # interleaved, so that both meet the same load on the machine
             for name, page in pages.items():
-                times[name] += slider_latencies(page, SLIDER_MOVES // rounds)
+                times[name] += drag_latencies(page, "#gan-d1", SLIDER_MOVES // rounds)
+        for _ in range(rounds):
+            for name, page in pages.items():  # the trivial app has one slider: it is dragged as often
+                controls = PERSON_CONTROLS if name == "app" else ["gan-d1"] * len(PERSON_CONTROLS)
+                for control, seconds in zip(PERSON_CONTROLS, person_sequence(page, controls, PERSON_MOVES,
+                                                                               PERSON_PAUSE_S)):
+                    sequence[name].setdefault(control, []).extend(seconds)
         browser.close()
+    return browser_rows(times, sequence)
+
+
+def browser_rows(times: dict[str, list[float]], sequence: dict[str, dict[str, list[float]]]) -> list[tuple[str, str]]:
     app, trivial = statistics.median(times["app"]), statistics.median(times["trivial"])
+    moves = {name: sum(by_control.values(), []) for name, by_control in sequence.items()}
+    person = {name: statistics.median(seconds) for name, seconds in moves.items()}
+    sliders = {control: statistics.median(seconds) for control, seconds in sequence["app"].items()}
+    slowest = max(sliders, key=sliders.get)
     return [
         (f"Slider to picture in Chromium, GAN tab (median of {len(times['app'])} moves)", f"{app * 1e3:.0f} ms"),
         (f"Slider to picture in Chromium, trivial Gradio app (median of {len(times['trivial'])})",
          f"{trivial * 1e3:.0f} ms"),
         ("Slider to picture, GAN tab / trivial app", f"{app / trivial:.2f}x (target ≤ 1.25)"),
+        (f"A person's sequence (truncation, then each direction, {PERSON_PAUSE_S:g} s pauses), GAN tab: median of "
+         f"{len(moves['app'])} moves", f"{person['app'] * 1e3:.0f} ms (trivial app: {person['trivial'] * 1e3:.0f} ms)"),
+        ("A person's sequence, median of all moves, GAN tab / trivial app",
+         f"{person['app'] / person['trivial']:.2f}x (target ≤ 1.25)"),
+        ("A person's sequence, slowest slider (its median) / trivial app",
+         f"{sliders[slowest] / person['trivial']:.2f}x, {slowest} (target ≤ 1.5); each: "
+         + ", ".join(f"{control.removeprefix('gan-')} {seconds * 1e3:.0f}" for control, seconds in sliders.items())
+         + " ms"),
     ]
 
 
@@ -415,7 +461,7 @@ def bench_app(quick: bool, groups: set[str]) -> list[tuple[str, str]]:
                          f"{median['trivial']:.2f} s"))
             rows += bench_server(url, process, quick)
         if "browser" in groups:
-            rows += bench_browser(url)
+            rows += bench_browser(url, quick)
     return rows
 
 

@@ -5,7 +5,7 @@ from PIL import Image
 
 from aigc.studio import InputError
 from aigc.studio import gan as studio
-from aigc.studio.batch import each_alone
+from aigc.studio.batch import each_alone, served
 
 
 class FakeModel:
@@ -42,6 +42,18 @@ def test_a_single_broken_request_raises_its_own_error():
     model = FakeModel()
     with pytest.raises(RuntimeError, match="converge"):
         each_alone(model.draw, model.draw_one, ["broken"])
+
+
+def test_a_batched_endpoint_answers_none_for_a_failed_request_and_the_others_their_results(caplog):
+    model = FakeModel()
+    assert served(model.draw, model.draw_one, ["a", "broken", "b"]) == ["picture of a", None, "picture of b"]
+    assert "converge" in caplog.text  # the failure is in the log, though nobody else sees it
+
+
+def test_a_batched_endpoint_raises_the_first_failure_only_when_every_request_failed():
+    model = FakeModel()
+    with pytest.raises(RuntimeError, match="converge"):
+        served(model.draw, model.draw_one, ["broken", "broken"])
 
 
 def test_the_gan_tab_draws_the_others_when_one_request_breaks_its_model(monkeypatch):

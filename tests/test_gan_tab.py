@@ -212,3 +212,87 @@ def test_restore_sets_every_control_and_a_model_change_keeps_the_restored_class(
     assert (model.value, method, label.value, seed, truncation, sliders) == \
         (GAN, "GANSpace", 6, 77, 0.4, offsets(5, -2.5))
     assert tab.label_choices(GAN, 6).value == 6 and tab.label_choices(GAN, 42).value == 0
+
+
+def point(model=GAN, label=0, seed=1, truncation=0.7, moved=NO_OFFSETS, method="SeFa") -> list:
+    """The page's point: the values of /gan_generate's parameters, in its order."""
+    return [model, label, seed, truncation, *moved, method]
+
+
+def test_every_view_follows_the_point_as_the_studio_draws_it():
+    from aigc.ui import gan as tab
+
+    here = point(GAN, 6, 40, 0.6, offsets(0, 2.0), "GANSpace")
+    assert tab.latent_json(here) == gan.state_json(GAN, 6, 40, 0.6, offsets(0, 2.0), "GANSpace")
+    from PIL import Image
+
+    shown = tab.seed_grid(True, here)
+    expected = gan.grid(GAN, 6, 40, 0.6, offsets(0, 2.0), "GANSpace")
+    assert shown.visible and np.array_equal(pixels(Image.open(shown.value["path"]).convert("L")), pixels(expected))
+    assert tab.seed_grid(False, here).visible is False  # a hidden grid is not drawn
+    strips = tab.preview_strips(here)
+    assert len(strips) == gan.NUM_DIRECTIONS and all(strip.startswith('<img src="data:image/png;base64,')
+                                                     for strip in strips)
+    assert 'alt="Direction 3 from -3 to +3"' in strips[2]
+
+
+def test_the_picture_says_what_it_shows():
+    from aigc.ui import gan as tab
+
+    alt = tab.picture_text(point(GAN, 7, 31337, 0.83, offsets(2, -1.5))).alt_text
+    assert alt == "A picture drawn by gan-mnist: class 7, seed 31337, truncation 0.83, direction 3 -1.5"
+
+
+def test_a_point_of_the_wrong_shape_is_refused_clearly():
+    import gradio as gr
+
+    from aigc.ui import gan as tab
+
+    for bad in (None, "gan-mnist", point()[:-1]):
+        with pytest.raises(gr.Error, match="Expected the tab's 13 values"):
+            tab.latent_json(bad)
+
+
+def test_the_pages_server_events_read_the_point_not_every_control():
+    """Gradio's page keeps the loading status of every input of every finished server event and refreshes all
+    of them at each later status change of any event: events that read every control slowed the picture."""
+    import gradio as gr
+
+    from aigc.ui import gan as tab
+
+    with gr.Blocks() as demo:
+        tab.tab(demo)
+    events = demo.get_config_file()["dependencies"]
+    fired_by_the_page = [event for event in events if event["backend_fn"] and event["targets"]]
+    assert fired_by_the_page and all(len(event["inputs"]) <= 3 for event in fired_by_the_page)
+    public = {event["api_name"]: event for event in events if event["api_visibility"] == "public"}
+    assert public["gan_generate"]["targets"] == [] and len(public["gan_generate"]["inputs"]) == 13
+
+
+def direct_call(url: str, values: list) -> str:
+    """One call of /gan_generate as direct_call.js makes it -> the text of its event stream."""
+    import httpx
+
+    endpoint = f"{url}gradio_api/call/gan_generate"
+    posted = httpx.post(endpoint, json={"data": values, "session_hash": "direct-test"}, timeout=60)
+    return httpx.get(f"{endpoint}/{posted.json()['event_id']}", timeout=60).text
+
+
+def test_the_direct_calls_protocol_is_the_one_gradio_serves(app_url):
+    """direct_call.js's assumptions about Gradio's HTTP API, checked here so that a Gradio change fails a test
+    rather than leaving the page's picture silently still."""
+    import io
+    import re
+
+    import httpx
+    from PIL import Image
+
+    from aigc.ui import gan as tab
+
+    assert '"gradio_api/call/" + apiName' in tab.DIRECT_CALL_JS and "event_id: eventId" in tab.DIRECT_CALL_JS
+    complete = re.search(r"events\.match\(/(.+)/m\)", tab.DIRECT_CALL_JS)[1]  # the page's own reading of the reply
+    events = direct_call(app_url, point(GAN, 3, 5, 0.5, offsets(1, -2.0), "GANSpace"))
+    picture = json.loads(re.search(complete, events, re.M)[1])[0]
+    shown = Image.open(io.BytesIO(httpx.get(picture["url"], timeout=60).content)).convert("L")
+    assert np.array_equal(pixels(shown), pixels(gan.generate(GAN, 3, 5, 0.5, offsets(1, -2.0), "GANSpace")))
+    assert re.search(r"^event: error$", direct_call(app_url, point("nope")), re.M)  # refused: no picture

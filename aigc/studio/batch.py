@@ -32,3 +32,18 @@ def each_alone(run_batch: Callable[[Sequence], list], run_one: Callable, request
         except Exception as e:  # any failure stays with its own request
             results.append(e)
     return results
+
+
+def served(run_batch: Callable[[Sequence], list], run_one: Callable, requests: Sequence) -> list:
+    """:func:`each_alone`, as a batched endpoint answers -> one result per request, None where it failed.
+
+    Each failure is logged; only when every request failed is there nobody to serve, and the first
+    failure is raised (the person then sees why).
+    """
+    results = each_alone(run_batch, run_one, requests)
+    failures = [result for result in results if isinstance(result, Exception)]
+    for failure in failures:
+        log.warning("A request failed in a batch of %d: %r", len(requests), failure)
+    if failures and len(failures) == len(results):
+        raise failures[0]
+    return [None if isinstance(result, Exception) else result for result in results]

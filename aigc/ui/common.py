@@ -109,37 +109,6 @@ def random_seed_js(max_seed: int) -> str:
 SHARE_URL_JS = "(query) => query && query.startsWith('?') ? location.origin + location.pathname + query : query"
 
 
-def direct_call_js(api_name: str) -> str:
-    """A browser-side handler that calls the public endpoint ``api_name`` over Gradio's HTTP API -> its first output.
-
-    Why: for every server event, Gradio 6's page refreshes the loading status of every output it has ever
-    shown, which on a page of four tabs costs far more than a GAN picture.  An event run in the browser
-    skips that.  At most one call is in flight; moves made meanwhile collapse into the latest (as
-    trigger_mode="always_last" does for server events); a failed call shows nothing, and the server event
-    that follows the release shows its error.  The calls share a session of their own: without one, Gradio
-    builds a new session, the config of every component, for every call.
-    """
-    return f"""async (...args) => {{
-        const state = ((globalThis.aigcDirectCalls ??= {{}})[{api_name!r}] ??= {{
-            latest: 0, busy: null, session: "direct-" + Math.random().toString(36).slice(2)}});
-        const ticket = ++state.latest;
-        while (state.busy) await state.busy;
-        if (ticket !== state.latest) return undefined;  // a later move supersedes this one
-        const root = String(window.gradio_config?.root ?? location.origin + "/").replace(/\\/?$/, "/");
-        const endpoint = root + "gradio_api/call/" + {api_name!r};
-        const call = (async () => {{
-            const posted = await fetch(endpoint, {{method: "POST", headers: {{"Content-Type": "application/json"}},
-                                                  body: JSON.stringify({{data: args, session_hash: state.session}})}});
-            const {{event_id}} = await posted.json();
-            const events = await (await fetch(endpoint + "/" + event_id)).text();
-            const complete = events.match(/^event: complete\\ndata: (.*)$/m);
-            return complete ? JSON.parse(complete[1])[0] : undefined;
-        }})();
-        state.busy = call.catch(() => undefined).then(() => {{ state.busy = null; }});
-        return await call.catch(() => undefined);
-    }}"""
-
-
 def linked_fields(request: gr.Request | None, tab: str) -> dict[str, str] | None:
     """The fields of a share link for ``tab`` in the page's address; None if it has none for this tab."""
     params = dict(request.query_params) if request is not None else {}
