@@ -1,17 +1,22 @@
 """Share links: a tab's state in the query string (or JSON) reopens exactly the same picture, walk or comparison."""
 
 import io
+import json
 import os
 
 import gradio as gr
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client
 from PIL import Image
 
+from aigc.images import to_pil
+from aigc.latent import ganspace_directions, sefa_directions, truncate
 from aigc.studio import InputError, share
 from aigc.studio import compare as compare_studio
 from aigc.studio import gan, vae
+from aigc.studio.models import registry
 from aigc.ui import gan as gan_ui
 from aigc.ui.common import linked_fields
 from aigc.ui import vae as vae_ui
@@ -32,9 +37,33 @@ class FakeRequest:
         self.query_params = dict(share.read(query)[1], tab=share.read(query)[0]) if query else {}
 
 
+def point(model, label, seed, truncation, method, *offsets) -> list:
+    """The GAN tab's point (the values of /gan_generate's parameters, in order)."""
+    return [model, label, seed, truncation, *offsets, method]
+
+
+def old_picture(model, label, seed, truncation, offsets, method) -> np.ndarray:
+    """The picture a link or JSON written before the sliders were named showed: offsets along the method's own
+    directions, in its own order (as aigc.latent finds them)."""
+    generator = registry().get(model)
+    z = truncate(gan.seed_latent(generator.config.latent_dim, seed), truncation)
+    z = z + torch.tensor(offsets) @ own_directions(model, method)
+    return pixels(to_pil(generator.generate(z[None], torch.tensor([label]))[0], gan.SCALE))
+
+
+def own_directions(model, method) -> torch.Tensor:
+    """The method's directions in its own order (the sliders' order before they were named)."""
+    find = sefa_directions if method == "SeFa" else ganspace_directions
+    return find(registry().get(model), gan.NUM_DIRECTIONS)[0]
+
+
 def test_a_gan_link_holds_the_whole_state_and_restores_it():
-    query = gan_ui.share_link(GAN, 7, 5, 0.5, "GANSpace", 1.5, 0, 0, 0, 0, 0, 0, -2)
+    query = gan_ui.share_link(point(GAN, 7, 5, 0.5, "GANSpace", 1.5, 0, 0, 0, 0, 0, 0, -2))
     assert query.startswith("?tab=gan&") and "class=7" in query and "offsets=1.5" in query and "z=" not in query
+    fields = share.read(query)[1]
+    names = gan.direction_names(GAN, "GANSpace")
+    assert fields["names"] == ",".join(name or "" for name in names)  # for whoever reads the link
+    assert fields["axes"] == ",".join(map(str, gan.sliders(GAN, "GANSpace").axes))
     tab, fields = share.read("http://localhost:7860/" + query)
     state = gan.state_from_link(fields)
     assert tab == "gan" and state == {"model": GAN, "method": "GANSpace", "label": 7, "seed": 5, "truncation": 0.5,
@@ -51,7 +80,7 @@ def test_a_gan_link_holds_the_whole_state_and_restores_it():
 
 
 def test_opening_the_page_with_a_link_sets_the_gan_controls():
-    query = "?tab=gan&model=gan-mnist&class=3&seed=11&truncation=0.9&offsets=0,0,2,0,0,0,0,0&method=SeFa"
+    query = gan_ui.share_link(point(GAN, 3, 11, 0.9, "SeFa", 0, 0, 2, 0, 0, 0, 0, 0))
     controls = gan_ui.open_link(FakeRequest(query))
     assert controls[0].value == GAN and controls[3:] == [11, 0.9, 0, 0, 2, 0, 0, 0, 0, 0]
     assert gan_ui.open_link(FakeRequest("")) == [gr.skip()] * 13  # no link: the tab keeps its defaults
@@ -60,8 +89,43 @@ def test_opening_the_page_with_a_link_sets_the_gan_controls():
         assert gan_ui.open_link(FakeRequest("?tab=gan&model=gan-mnist&offsets=1,2")) == [gr.skip()] * 13
 
 
+@pytest.mark.parametrize("method", ["SeFa", "GANSpace"])
+def test_links_and_json_written_before_the_sliders_had_names_still_show_their_picture(method):
+    """Their offsets are in the method's own order, and unturned: they are mapped onto today's sliders."""
+    offsets = [1.5, 0, -2.0, 0, 0, 0.5, 0, 3.0]
+    expected = old_picture(GAN, 3, 11, 0.9, offsets, method)
+    link = f"?tab=gan&model=gan-mnist&class=3&seed=11&truncation=0.9&offsets={','.join(map(str, offsets))}" \
+           f"&method={method}"
+    written = json.loads(gan.state_json(GAN, 3, 11, 0.9, [0.0] * gan.NUM_DIRECTIONS, method))
+    del written["names"], written["axes"], written["z"]
+    old_json = json.dumps({**written, "offsets": offsets})
+    for state in (gan.restore_state(link), gan.restore_state(old_json)):
+        assert sorted(map(abs, state["offsets"])) == sorted(map(abs, offsets))  # the same moves, on other sliders
+        restored = gan.generate(GAN, state["label"], state["seed"], state["truncation"], state["offsets"], method)
+        assert np.abs(pixels(restored) - expected).max() <= 1
+    # and the page opened with the old link sets the sliders to today's order
+    controls = gan_ui.open_link(FakeRequest(link))
+    assert controls[5:] == gan.restore_state(link)["offsets"]
+
+
+def test_old_json_keeps_its_z():
+    """Its z is the point its offsets give in the old order: it is accepted, and today's sliders reach it."""
+    offsets = [0, 2.5, 0, 0, 0, 0, 0, -1.0]
+    base = json.loads(gan.state_json(GAN, 2, 8, 0.7, [0.0] * gan.NUM_DIRECTIONS, "SeFa"))
+    z = torch.tensor(base["z"]) + torch.tensor(offsets) @ own_directions(GAN, "SeFa")
+    old = {key: base[key] for key in ("model", "method", "label", "class", "seed", "truncation")}
+    old.update(offsets=offsets, z=[round(v, 6) for v in z.tolist()])
+    state = gan.parse_state(json.dumps(old))
+    again = json.loads(gan.state_json(GAN, 2, 8, 0.7, state["offsets"], "SeFa"))
+    assert np.allclose(again["z"], old["z"], atol=1e-5)
+
+
 @pytest.mark.parametrize("query, message", [
     ("?tab=gan&model=gan-mnist&seed=lucky", "seed"),
+    ("?tab=gan&model=gan-mnist&axes=1,2,3,4,5,6,7,7", "each of 1 to 8 once"),
+    ("?tab=gan&model=gan-mnist&axes=1,2,3,4,5,6,7,0", "each of 1 to 8 once"),
+    ("?tab=gan&model=gan-mnist&axes=1,2,3,4,5,6,7,8.5", "each of 1 to 8 once"),
+    ("?tab=gan&model=gan-mnist&axes=1,2,3", "8 comma-separated"),
     ("?tab=gan&model=gan-mnist&offsets=1,2,3", "8 comma-separated"),
     ("?tab=gan&model=gan-mnist&offsets=0,0,0,0,0,0,0,x", "offsets"),
     ("?tab=gan&model=vae-mnist", "Unknown model|VAE"),
@@ -122,7 +186,7 @@ def test_a_compare_link_restores_dataset_and_seed():
 
 def test_a_link_restores_the_same_picture_through_the_api(app_url):
     """What a link holds is enough for an API client to draw the same picture."""
-    query = gan_ui.share_link(GAN, 2, 99, 0.6, "SeFa", 0, -1.25, 0, 0, 0, 0, 0, 0)
+    query = gan_ui.share_link(point(GAN, 2, 99, 0.6, "SeFa", 0, -1.25, 0, 0, 0, 0, 0, 0))
     state = gan.state_from_link(share.read(query)[1])
     offsets = {f"d{i}": value for i, value in enumerate(state["offsets"], start=1)}
     path = Client(app_url, verbose=False).predict(model=state["model"], label=state["label"], seed=state["seed"],
@@ -135,7 +199,7 @@ def test_a_link_restores_the_same_picture_through_the_api(app_url):
 @pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is not installed")
 def test_a_link_opened_in_a_browser_shows_the_same_picture(app_url):
     sync_api = pytest.importorskip("playwright.sync_api")
-    query = gan_ui.share_link(GAN, 4, 1234, 0.8, "SeFa", 0, 0, 2.5, 0, 0, 0, 0, 0)
+    query = gan_ui.share_link(point(GAN, 4, 1234, 0.8, "SeFa", 0, 0, 2.5, 0, 0, 0, 0, 0))
     expected = pixels(gan.generate(GAN, 4, 1234, 0.8, [0, 0, 2.5, 0, 0, 0, 0, 0], "sefa").convert("L"))
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,

@@ -53,11 +53,38 @@ def test_gan_picture_is_crisp_280px_and_fixed_by_its_seed():
     assert not np.array_equal(pixels(gan.generate(GAN, "3", seed=2)), pixels(picture))
 
 
-def test_every_direction_changes_the_picture():
-    base = pixels(gan.generate(GAN, 0, 1, 0.7, NO_OFFSETS))
-    for direction in range(gan.NUM_DIRECTIONS):
-        moved = pixels(gan.generate(GAN, 0, 1, 0.7, offsets(direction, 3.0)))
-        assert np.abs(moved - base).mean() > 0.1, f"direction {direction + 1} does nothing"
+@pytest.mark.parametrize("method", list(gan.METHODS.values()))
+def test_gan_sliders_are_named_strongest_first_and_every_named_one_visibly_changes_the_picture(method):
+    sliders = gan.sliders(GAN, method)
+    names = gan.direction_names(GAN, method)
+    assert len(names) == gan.NUM_DIRECTIONS and names[0] is not None
+    assert names == sorted(names, key=lambda name: name is None)  # hidden ones last
+    sizes = [effect.size for effect in sliders.effects]
+    assert sizes == sorted(sizes, reverse=True)
+    assert all((name is None) == (size < 1) for name, size in zip(names, sizes))
+    for k, name in enumerate(names):
+        if name is None:
+            continue
+        changes = [np.abs(pixels(gan.generate(GAN, label, seed, 0.7, offsets(k, 3.0), method))
+                          - pixels(gan.generate(GAN, label, seed, 0.7, offsets(k, -3.0), method))).mean()
+                   for label, seed in ((0, 1), (4, 2), (7, 3))]
+        assert np.mean(changes) > 2, f"{method} slider {k + 1} ({name}) changes {changes} grey levels on average"
+
+
+def test_each_gan_slider_moves_one_of_the_methods_own_directions_turned_as_its_name_reads():
+    from aigc.latent import sefa_directions
+
+    found = sefa_directions(registry().get(GAN), gan.NUM_DIRECTIONS)[0]
+    sliders = gan.sliders(GAN, "SeFa")
+    assert sorted(map(abs, sliders.axes)) == list(range(1, gan.NUM_DIRECTIONS + 1))
+    for row, axis in zip(sliders.directions, sliders.axes):
+        torch.testing.assert_close(row, found[abs(axis) - 1] * (1 if axis > 0 else -1))
+    assert gan.directions(GAN, "SeFa") is sliders.directions  # measured once, cached
+
+
+def test_the_gan_effect_is_measured_by_the_datasets_classifier_when_there_is_one():
+    effects = gan.sliders("gan-fashion", "SeFa").effects
+    assert "p(Shirt)" in effects[0].changes and "brightness" in effects[0].changes
 
 
 def test_truncation_zero_gives_the_same_picture_for_every_seed():
@@ -81,14 +108,38 @@ def test_bad_gan_inputs_say_what_is_wrong():
         gan.generate(GAN, 0, "lucky")
 
 
-def test_sweep_middle_frame_is_the_unmoved_picture():
-    frames = gan.sweep_frames(GAN, 2, 7, 0.7, direction=3, frames=10)
+def test_gan_sweep_moves_one_slider_and_keeps_the_others():
+    kept = [1.0, 0, 0.7, 0, 0, 0, 0, -2.0]
+    frames = gan.sweep_frames(GAN, 2, 7, 0.7, direction=3, frames=10, offsets=kept)
     assert len(frames) == 11  # made odd, so that the middle is offset 0
-    assert np.array_equal(pixels(frames[5]), pixels(gan.generate(GAN, 2, 7, 0.7)))
-    assert np.array_equal(pixels(frames[0]), pixels(gan.generate(GAN, 2, 7, 0.7, offsets(2, -3.0))))
+    moved = lambda value: [1.0, 0, value, 0, 0, 0, 0, -2.0]  # noqa: E731
+    assert np.array_equal(pixels(frames[5]), pixels(gan.generate(GAN, 2, 7, 0.7, moved(0.0))))
+    assert np.array_equal(pixels(frames[0]), pixels(gan.generate(GAN, 2, 7, 0.7, moved(-3.0))))
+    assert np.array_equal(pixels(frames[-1]), pixels(gan.generate(GAN, 2, 7, 0.7, moved(3.0))))
+    alone = gan.sweep_frames(GAN, 2, 7, 0.7, direction=3, frames=10)  # no offsets: every other slider at 0
+    assert np.array_equal(pixels(alone[5]), pixels(gan.generate(GAN, 2, 7, 0.7)))
     assert len(gan.sweep_frames(GAN, 2, 7, 0.7, direction=99, frames=10**6)) == gan.MAX_FRAMES
-    gif = Image.open(gan.sweep(GAN, 2, 7, 0.7, direction=1, frames=5))
+    gif = Image.open(gan.sweep(GAN, 2, 7, 0.7, direction=1, frames=5, offsets=kept))
     assert gif.format == "GIF" and gif.n_frames == 5  # the asked number: -3 to +3, then it loops
+
+
+def test_each_gan_strip_frames_the_picture_at_its_sliders_value():
+    point = [1.3, -3.0, 0, 0.4, 0, 0, 2.9, 0]
+    strips = gan.preview_strips(GAN, 5, 3, 0.7, "SeFa", point)
+    shown = pixels(gan.generate(GAN, 5, 3, 0.7, point))[::gan.SCALE, ::gan.SCALE]
+    scale, cell = gan.PREVIEW_SCALE, 29  # 28 px and 1 px of padding
+    mark = np.array([round(channel * 255) for channel in gan.MARK_COLOUR])
+    for k, (strip, value) in enumerate(zip(strips, point)):
+        assert strip.mode == "RGB"
+        grid = pixels(strip)[::scale, ::scale]
+        framed = [i for i in range(gan.PREVIEW_FRAMES) if (grid[0, i * cell + 1:(i + 1) * cell] == mark).all()]
+        assert framed == [round(value + 3)], f"slider {k + 1} at {value}: frames {framed}"  # the nearest cell
+        x = framed[0] * cell + 1
+        assert np.abs(grid[1:29, x:x + 28, 0] - shown).max() <= 1  # it shows the picture at the value itself
+        assert (grid[:, x - 1] == mark).all() and (grid[:, x + 28] == mark).all()
+    at_zero = gan.preview_strips(GAN, 5, 3, 0.7, "SeFa")  # no offsets: every strip at 0, its middle cell framed
+    middle = (gan.PREVIEW_FRAMES // 2) * cell + 1
+    assert all((pixels(strip)[0, middle * scale] == mark).all() for strip in at_zero)
 
 
 # --- uploads and the VAE --------------------------------------------------------------------------
