@@ -42,10 +42,10 @@ CSS = """
 #text-confidence .token { margin: 0 !important; padding: 0 !important; border-radius: 0 !important; }
 :root { --aigc-accent: var(--primary-700); }
 .dark { --aigc-accent: var(--primary-400); }
-.gradio-container :is(button, input, select, textarea, a[href], [tabindex]):focus-visible {
+:is(button, input, select, textarea, a[href], [tabindex]):focus-visible {
     outline: 3px solid var(--aigc-accent) !important; outline-offset: 2px !important;
 }
-.gradio-container [role="tab"][aria-selected="true"] { color: var(--aigc-accent); }
+.gradio-container button[role="tab"][aria-selected="true"] { color: var(--aigc-accent); }
 .dark :is(#vae-map, #compare-curves) img { filter: invert(1) hue-rotate(180deg); }
 @media (max-width: 640px) {
     .gradio-container { overflow-wrap: anywhere; }

@@ -75,9 +75,17 @@ def show_tab(page, tab: str):
     else:  # on a phone, the tabs that do not fit are in Gradio's overflow menu
         page.locator(".overflow-menu > button").click()
         page.locator(".overflow-dropdown button", has_text=name).click()
-    page.locator(drawn).first.wait_for()
+    page.locator(drawn).first.wait_for(state="attached")
     page.wait_for_timeout(1_000)  # what else the tab draws on opening
-    page.evaluate("window.scrollTo(0, 0)")
+    # Gradio's pictures load lazily, when scrolled near: a screenshot of the whole page shows them once scrolled past
+    page.evaluate("""async () => {
+        for (let y = 0; y < document.body.scrollHeight; y += innerHeight / 2) {
+            scrollTo(0, y);
+            await new Promise(done => setTimeout(done, 50));
+        }
+    }""")
+    page.wait_for_function("[...document.images].every(image => image.complete)")
+    page.evaluate("scrollTo(0, 0)")
     return page
 
 
@@ -118,3 +126,54 @@ def test_axe_core_finds_no_serious_violation_on_any_tab(pages, view, tab):
     violations = axe_violations(page)
     (ARTIFACTS / f"axe-{view}-{tab}.json").write_text(json.dumps(violations, indent=1))
     assert not violations, described(violations)
+
+
+def focus_rings(page, presses: int) -> list[dict]:
+    """Tab through the page from its top: each control reached, with the outline it shows."""
+    page.locator("h1").first.click()
+    reached = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("""() => {
+            const e = document.activeElement, style = getComputedStyle(e);
+            return {control: e.tagName.toLowerCase() + (e.type ? `[type=${e.type}]` : "") + (e.id ? `#${e.id}` : "")
+                        + ` "${(e.getAttribute("aria-label") || e.innerText || "").slice(0, 30)}"`,
+                    range: e.type === "range", style: style.outlineStyle, width: parseFloat(style.outlineWidth)};
+        }"""))
+    return reached
+
+
+@pytest.mark.parametrize("view", ["light", "dark"])
+def test_every_control_reached_by_keyboard_shows_a_focus_ring(pages, view):
+    page = show_tab(pages(view), "gan")
+    reached = focus_rings(page, 60)
+    assert any(control["range"] for control in reached), "the walk reached no slider"
+    bare = [control["control"] for control in reached
+            if not control["control"].startswith("body") and (control["style"] == "none" or control["width"] < 2)]
+    assert not bare, f"no focus ring on: {bare}"
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_nothing_on_a_phone_is_wider_than_its_screen(pages, tab):
+    page = show_tab(pages("phone"), tab)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wider = page.evaluate("""() => [...document.querySelectorAll("body *")]
+        .filter(e => e.getBoundingClientRect().right > innerWidth + 1 && e.checkVisibility())
+        .slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + "." + e.className)""")
+    assert width <= VIEWS["phone"]["viewport"]["width"], f"the page is {width} px wide: {wider}"
+
+
+def luminance(page, selector: str) -> float:
+    """The mean grey level (0-1) of an element as the page shows it, filters and background included."""
+    element = page.locator(selector).first
+    element.scroll_into_view_if_needed()
+    shot = Image.open(io.BytesIO(element.screenshot())).convert("L")
+    return float(np.asarray(shot).mean() / 255)
+
+
+@pytest.mark.parametrize("figure", ["#vae-map img", "#compare-curves img"])
+def test_figures_follow_the_page_theme(pages, figure):
+    tab = "vae" if figure.startswith("#vae") else "compare"
+    light, dark = (luminance(show_tab(pages(view), tab), figure) for view in ("light", "dark"))
+    assert light > 0.8, f"a light page shows a dark figure ({light:.2f})"
+    assert dark < 0.3, f"a dark page shows a light figure, a white slab ({dark:.2f})"
