@@ -252,3 +252,26 @@ def test_the_held_out_features_are_worked_out_once_a_dataset_whatever_tensor_hol
     reloaded = CountingClassifier(counting.classifier)  # a classifier loaded again: its own features
     remembered("mnist", reloaded, real)
     assert reloaded.images == len(real)
+
+
+# --- what the pictures say ---------------------------------------------------------------------------
+
+def test_every_grid_is_captioned_with_what_it_shows(mnist):
+    captions = [caption for _, caption in mnist.panels]
+    for name in registry().of_dataset("mnist", *GAN_TYPES):
+        assert any(caption.startswith(f"{name} (") and caption.endswith("samples, one class a row")
+                   for caption in captions), name
+    for name in registry().of_dataset("mnist", "vae"):
+        assert f"{name}: samples, in rows by classifier-mnist's guess of their class" in captions
+        assert f"{name}: reconstructions" in captions
+    assert captions[-1] == "real: held-out test images"
+
+
+def test_the_training_curves_have_a_text_alternative_naming_each_panel():
+    from aigc.ui import compare as ui
+
+    reading, curves = ui.reading_and_curves("mnist")
+    drawn = [name for name in compare.generator_names("mnist") if compare.training_history(name)]
+    assert drawn and curves.alt_text == compare.training_curves_text("mnist")
+    assert curves.alt_text.startswith("Training curves of ") and all(name in curves.alt_text for name in drawn)
+    assert "losses against the training step" in curves.alt_text and reading.startswith("**Reading of the table**")

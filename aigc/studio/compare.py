@@ -305,6 +305,15 @@ def training_history(name: str) -> list[dict]:
     return [entry for entry in history if isinstance(entry, dict) and is_number(entry.get("step"))]
 
 
+def training_curves_text(dataset: str = "mnist") -> str:
+    """What :func:`training_curves` draws, in words: the picture's text alternative."""
+    check_dataset(dataset)
+    drawn = [name for name in generator_names(dataset) if training_history(name)]
+    if not drawn:
+        return "No training curves: none of these models has a training log."
+    return f"Training curves of {join(drawn)}, one panel a model: each of its losses against the training step."
+
+
 def training_curves(dataset: str = "mnist", names: list[str] | None = None) -> Image.Image | None:
     """Losses against steps from each model's training log, one panel a model; None if no model has a log."""
     check_dataset(dataset)
