@@ -236,6 +236,79 @@ def state_from_link(fields: dict[str, str]) -> dict:
             "top_p": 1.0, "model": DEFAULT_MODEL, **fields}
 
 
+# --- how sure, token by token ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Band:
+    """A range of probabilities of the chosen token, told apart by colour and by an underline style."""
+
+    low: float  # the band holds probabilities from this one up to the next band's
+    label: str
+    colour: str  # the token's background: light tints of Paul Tol's colour-blind-safe "sunset" scheme
+    underline: str  # the second cue, for those who cannot tell the colours apart: a text-decoration-style
+    # (styles that stay distinct under a single character: a dash would look solid)
+
+
+BANDS = [
+    Band(0.9, "sure (≥ 90%)", "#6ea6cd", "none"),
+    Band(0.5, "likely (50–90%)", "#c2e4ef", "dotted"),
+    Band(0.2, "unsure (20–50%)", "#feda8b", "solid"),
+    Band(0.0, "a guess (< 20%)", "#f67e4b", "double"),
+]
+TOKEN_TEXT = "#111827"  # the text on every band's colour, light page or dark (a contrast of 4.5:1 at least)
+
+
+def band(probability: float) -> int:
+    """The index in BANDS of a probability's band."""
+    return next(i for i, b in enumerate(BANDS) if probability >= b.low)
+
+
+def token_span(item: int, piece: str, title: str, css_class: str, focusable: bool) -> str:
+    text = html.escape(piece).replace("\n", "↵\n")
+    tabindex = ' tabindex="0"' if focusable else ""
+    return (f'<span class="t {css_class}" role="button" data-i="{item}" title="{html.escape(title)}"{tabindex}>'
+            f"{text}</span>")
+
+
+def confidence_html(c: Continuation | None) -> str:
+    """The prompt (plain) and the continuation, each token in the colour and underline of its probability's band.
+
+    One span per token, its index in prompt + continuation as ``data-i`` (what a click or Enter selects); the first
+    written token (before any: the first of the prompt) is the one Tab reaches, arrows move from there.
+    """
+    legend = "".join(f'<span class="t b{i}">{html.escape(b.label)}</span> ' for i, b in enumerate(BANDS))
+    head = (f'<p class="legend">How sure the model was of each token it wrote: {legend}'
+            '<span class="t">the prompt</span>. Click a token, or Tab to it, move with the arrows and press '
+            "Enter, to look inside the model there.</p>")
+    if c is None:
+        return head
+    first = len(c.prompt_pieces) if c.pieces else 0
+    spans = [token_span(i, piece, "the prompt", "p", i == first) for i, piece in enumerate(c.prompt_pieces)]
+    for n, (piece, p) in enumerate(zip(c.pieces, c.probabilities)):
+        i = len(c.prompt_pieces) + n
+        spans.append(token_span(i, piece, f"{p:.1%}: {BANDS[band(p)].label}", f"b{band(p)}", i == first))
+    label = "The prompt and the continuation, token by token"
+    return f'{head}<div class="tokens" role="group" aria-label="{label}">{"".join(spans)}</div>'
+
+
+def confidence_css() -> str:
+    """The coloured text's style: each band's colour and underline; a visible ring on the focused token, and an
+    outline on the selected one."""
+    lines = {"none": "none", "dotted": f"underline dotted {TOKEN_TEXT} 2px",
+             "solid": f"underline solid {TOKEN_TEXT} 2px", "double": f"underline double {TOKEN_TEXT} 3px"}
+    bands = "\n".join(f".t.b{i} {{ background: {b.colour}; color: {TOKEN_TEXT}; text-decoration: {lines[b.underline]}; "
+                       "text-underline-offset: 3px; }" for i, b in enumerate(BANDS))
+    return f"""
+.tokens {{ white-space: pre-wrap; font-family: ui-monospace, monospace; line-height: 1.9; max-height: 32em;
+          overflow-y: auto; padding: 2px; }}
+.t {{ cursor: pointer; border-radius: 2px; }}
+{bands}
+.legend .t {{ padding: 0 0.3em; margin-right: 0.2em; }}
+.t:focus-visible {{ outline: 3px solid var(--color-accent, #f97316); outline-offset: 1px; }}
+.t[aria-current="true"] {{ outline: 2px solid var(--body-text-color, {TOKEN_TEXT}); outline-offset: 1px; }}
+"""
+
+
 # --- candidates -----------------------------------------------------------------------------------
 
 @dataclass

@@ -6,13 +6,14 @@ Public API: ``/text_generate``, ``/next_token`` and ``/attention``; the other ev
 """
 
 import time
+from dataclasses import dataclass
 
 import gradio as gr
 
 from aigc.studio import gpu, number, share
 from aigc.studio import text as studio
-from aigc.ui.common import (HEAVY, NO_PROGRESS, USER_ERRORS, family_available, for_page, hub_model_field, linked_state,
-                     preferred, user_errors, wire_share)
+from aigc.ui.common import (HEAVY, QUIET, USER_ERRORS, family_available, for_page, hub_model_field, linked_state,
+                            preferred, unchanged, user_errors, wire_share)
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 COLOURED_REFRESH_S = 1.0
@@ -20,30 +21,47 @@ MAX_SPEED = 20  # tokens a second, the most that the page is sent one by one (RE
 # A paced text holds the one heavy worker (aigc.ui.HEAVY), and on ZeroGPU a GPU call of at most 60 s: past this,
 # the rest comes as fast as the model writes.
 MAX_PACED_S = 45
-BANDS = [  # (lowest probability, label, colour)
-    (0.9, "sure (≥ 90%)", "#16a34a"),
-    (0.5, "likely (50–90%)", "#a3e635"),
-    (0.2, "unsure (20–50%)", "#fbbf24"),
-    (0.0, "a guess (< 20%)", "#f87171"),
-]
+# The coloured text in the page: a click, or Enter (or Space) on the token Tab reached, selects a token as the select
+# event's index; the arrows, Home and End move between tokens (one tab stop for the whole text, not thousands); the
+# selected token stays outlined until another is chosen or the text is written again (which redraws it).
+CONFIDENCE_JS = """
+const tokens = () => [...element.querySelectorAll(".tokens .t")].filter((t) => t.textContent);
+const focus = (token) => {
+    element.querySelectorAll('.tokens .t[tabindex="0"]').forEach((t) => { t.tabIndex = -1; });
+    token.tabIndex = 0;
+    token.focus();
+};
+const choose = (token) => {
+    element.querySelectorAll('.t[aria-current="true"]').forEach((t) => t.removeAttribute("aria-current"));
+    token.setAttribute("aria-current", "true");
+    trigger("select", {index: Number(token.dataset.i), value: token.textContent});
+};
+element.addEventListener("click", (event) => {
+    const token = event.target.closest(".tokens .t");
+    if (token) { focus(token); choose(token); }
+});
+element.addEventListener("keydown", (event) => {
+    const token = event.target.closest(".tokens .t");
+    if (!token) return;
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); choose(token); return; }
+    const all = tokens(), at = all.indexOf(token);
+    const to = {ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: all.length - 1}[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    focus(all[Math.max(0, Math.min(all.length - 1, to))]);
+});
+"""
+UNSELECT_JS = """() => document.querySelectorAll('#text-confidence .t[aria-current="true"]')
+    .forEach((t) => t.removeAttribute("aria-current"))"""
 
 
-def band(probability: float) -> str:
-    return next(label for low, label, _ in BANDS if probability >= low)
-
-
-def render(continuation: studio.Continuation) -> tuple[str, list, str]:
-    """-> (the continuation, the prompt and continuation coloured by probability, a line about it).
-
-    One item per token, the prompt's uncoloured, so that a click's index finds its token.
-    """
-    highlighted = [(piece, None) for piece in continuation.prompt_pieces] + [
-        (piece, band(p)) for piece, p in zip(continuation.pieces, continuation.probabilities)
-    ]
+def render(continuation: studio.Continuation) -> tuple[str, str, str]:
+    """-> (the continuation, the prompt and continuation coloured by probability, a line about it)."""
     facts = [f"seed **{continuation.seed}**", f"{len(continuation.tokens)} tokens"]
     if continuation.mean_probability is not None:
         facts.append(f"mean probability of the chosen token **{continuation.mean_probability:.2f}**")
-    return continuation.text, highlighted, "\n\n".join([" · ".join(facts), *continuation.notes])
+    return (continuation.text, studio.confidence_html(continuation),
+            "\n\n".join([" · ".join(facts), *continuation.notes]))
 
 
 @gpu(duration=60)
@@ -114,18 +132,19 @@ def share_link(continuation):
     return share.query_string("text", studio.shared_state(continuation))
 
 
-LINKED = ["prompt", "max_new_tokens", "temperature", "top_k", "top_p", "seed", "model"]
+LINKED = ("prompt", "max_new_tokens", "temperature", "top_k", "top_p", "seed", "model")  # a share link sets these
+WRITTEN = ("output", "confidence", "summary", "continuation")  # and what text_generate writes
 
 
 def open_link(request: gr.Request):
     """On load with a share link: its prompt and settings in the controls, and the same text streamed again."""
     state = linked_state(request, "text", studio.state_from_link)
     if state is None:
-        yield [gr.skip()] * (len(LINKED) + 4)
+        yield unchanged([*LINKED, *WRITTEN])
         return
     controls = [state[name] for name in LINKED]
-    for shown in text_generate(**state):
-        yield [*controls, *shown]
+    for update in text_generate(**state):
+        yield [*controls, *update]
 
 
 def shown(continuation, prompt, model) -> studio.Continuation:
@@ -161,19 +180,8 @@ def attention_view(continuation, selected, prompt, model, layer, head):
 
 
 # In the page: the clicked token of the coloured text stays outlined (until another click or a new text).
-OUTLINE_CLICKED_JS = """() => document.addEventListener("click", (event) => {
-    const token = event.target.closest("#text-confidence .token");
-    if (!token) return;
-    document.querySelectorAll("#text-confidence .token").forEach((t) => { t.style.outline = ""; });
-    token.style.outline = "2px solid #dc2626";
-})"""
-CLEAR_OUTLINE_JS = """() => document.querySelectorAll("#text-confidence .token").forEach((t) => {
-    t.style.outline = "";
-})"""
-
-
 def clicked(selected: gr.SelectData) -> int:
-    """A click on the coloured text -> the index of its token in prompt + continuation."""
+    """A token selected in the coloured text (a click, or Enter) -> its index in prompt + continuation."""
     return selected.index
 
 
@@ -212,6 +220,38 @@ def choose_model(model, progress=gr.Progress(track_tqdm=True)):
             gr.Slider(maximum=max(n_head, 2), value=1, interactive=n_head > 1))
 
 
+@dataclass
+class TextTab:
+    """The tab's components: what one writes with, what is written, and the two views inside the model."""
+
+    intro: gr.Markdown
+    prompt: gr.Textbox
+    generate: gr.Button
+    step: gr.Button
+    stop: gr.Button
+    share: gr.Button
+    speed: gr.Slider
+    link: gr.Textbox
+    max_new_tokens: gr.Slider
+    temperature: gr.Slider
+    top_k: gr.Slider
+    top_p: gr.Slider
+    seed: gr.Textbox
+    model: gr.Dropdown
+    output: gr.Textbox
+    summary: gr.Markdown
+    confidence: gr.HTML
+    candidates: gr.HTML
+    layer: gr.Slider
+    head: gr.Slider
+    attention: gr.HTML
+    continuation: gr.State  # the text written, a studio.Continuation
+    selected: gr.State  # the selected token's index in prompt + continuation (None: the last)
+
+    def named(self, names) -> list:
+        return [getattr(self, name) for name in names]
+
+
 def writing_controls(models: list[str], model_name: str) -> dict:
     """The prompt, the buttons and the sampling settings."""
     with gr.Row():
@@ -225,8 +265,7 @@ def writing_controls(models: list[str], model_name: str) -> dict:
             c["speed"] = gr.Slider(0, MAX_SPEED, value=0, step=1, label="Speed (tokens a second)",
                                    info="0: as fast as the model writes", elem_id="text-speed")
             c["link"] = gr.Textbox(label="Link that writes this text again",
-                                   placeholder="generate, then press 🔗 Share",
-                                   buttons=["copy"], elem_id="text-link")
+                                   placeholder="generate, then press 🔗 Share", buttons=["copy"], elem_id="text-link")
         with gr.Column(scale=2):
             c["max_new_tokens"] = gr.Slider(1, studio.MAX_NEW_TOKENS, value=studio.DEFAULT_NEW_TOKENS, step=1,
                                             label="Tokens to write (max_new_tokens)",
@@ -235,8 +274,8 @@ def writing_controls(models: list[str], model_name: str) -> dict:
             c["temperature"] = gr.Slider(0, studio.MAX_TEMPERATURE, value=studio.DEFAULT_TEMPERATURE, step=0.05,
                                          label="Temperature", elem_id="text-temperature")
             with gr.Row():
-                c["top_k"] = gr.Slider(0, 100, value=0, step=1, label="Top-k")
-                c["top_p"] = gr.Slider(studio.MIN_TOP_P, 1, value=1, step=0.01, label="Top-p")
+                c["top_k"] = gr.Slider(0, 100, value=0, step=1, label="Top-k", elem_id="text-top-k")
+                c["top_p"] = gr.Slider(studio.MIN_TOP_P, 1, value=1, step=0.01, label="Top-p", elem_id="text-top-p")
             with gr.Row():
                 # a Textbox: Gradio's Number shows and sends 0 when it has no value, and empty must mean random
                 c["seed"] = gr.Textbox("", label="Seed", placeholder="random",
@@ -248,29 +287,74 @@ def writing_controls(models: list[str], model_name: str) -> dict:
 
 
 def inside_views(n_layer: int, n_head: int) -> dict:
-    """The written text, and the candidates and attention of the clicked token."""
+    """The written text, and the candidates and attention of the selected token."""
     v = dict(output=gr.Textbox(label="Continuation", lines=10, interactive=False, buttons=["copy"],
                                elem_id="text-output"), summary=gr.Markdown())
-    v["confidence"] = gr.HighlightedText(
-        label="How sure the model was of each token (click any token, prompt or written, to look inside)",
-        show_legend=True, show_inline_category=False, color_map={label: colour for _, label, colour in BANDS},
-        elem_id="text-confidence",
-    )
+    v["confidence"] = gr.HTML(studio.confidence_html(None), css_template=studio.confidence_css(),
+                              js_on_load=CONFIDENCE_JS, elem_id="text-confidence")
     gr.Markdown(
-        "**Inside the model.** Left: the 10 likeliest tokens at the token you click (before that, the next one), "
+        "**Inside the model.** Left: the 10 likeliest tokens at the token you select (before that, the next one), "
         "as the model scored them and as the settings leave them to draw from; move the sliders to see what they "
-        "change. Right: what the clicked token attends to in one layer, tinted over the text before it."
+        "change. Right: what the selected token attends to in one layer, tinted over the text before it."
     )
     with gr.Row():
         v["candidates"] = gr.HTML(elem_id="text-candidates")
         with gr.Column():
             with gr.Row():
                 # a slider's maximum must exceed its minimum: with one layer (or head) it is fixed at 1
-                v["layer"] = gr.Slider(1, max(n_layer, 2), value=1, step=1, label="Layer", interactive=n_layer > 1)
+                v["layer"] = gr.Slider(1, max(n_layer, 2), value=1, step=1, label="Layer", interactive=n_layer > 1,
+                                       elem_id="text-layer")
                 v["head"] = gr.Slider(1, max(n_head, 2), value=1, step=1, label="Head (shown large)",
-                                      interactive=n_head > 1)
+                                      interactive=n_head > 1, elem_id="text-head")
             v["attention"] = gr.HTML(elem_id="text-attention")
     return v
+
+
+def layout(models: list[str], model_name: str, n_layer: int, n_head: int) -> TextTab:
+    intro = gr.Markdown(introduction(model_name))
+    c = writing_controls(models, model_name)
+    v = inside_views(n_layer, n_head)
+    return TextTab(intro=intro, **c, **v, continuation=gr.State(None), selected=gr.State(None))
+
+
+def wire(demo: gr.Blocks, ui: TextTab, available: bool) -> None:
+    """When this changes, that follows.  The sliders follow a drag, the arrow keys and a typed value alike (input)."""
+    written = ui.named(WRITTEN)
+    candidates = dict(fn=candidates_view, outputs=ui.candidates, **QUIET, inputs=[
+        ui.continuation, ui.selected, ui.prompt, ui.temperature, ui.top_k, ui.top_p, ui.model])
+    attention_ = dict(fn=attention_view, outputs=ui.attention, **QUIET, inputs=[
+        ui.continuation, ui.selected, ui.prompt, ui.model, ui.layer, ui.head])
+
+    def look(event):
+        """After ``event``: the views of the selected token."""
+        event.success(**candidates)
+        event.success(**attention_)
+
+    # Generate -> the text, streamed (the public /text_generate); then the views of its last token
+    generating = ui.generate.click(
+        text_generate, inputs=ui.named(LINKED) + [ui.speed], outputs=written, api_name="text_generate",
+        preprocess=False, show_progress_on=ui.output, **HEAVY,  # one cheap target: see NO_PROGRESS
+    )
+    look(generating.success(lambda: None, None, ui.selected, **QUIET))
+    gr.on([ui.generate.click, ui.step.click], None, js=UNSELECT_JS, **QUIET)  # a new text: no token selected
+    # Stop -> the views of what was written
+    look(ui.stop.click(lambda: None, None, ui.selected, cancels=[generating], **QUIET))
+    # Next token -> the text one token longer, and the views of that token
+    look(ui.step.click(step, [ui.continuation, ui.prompt, ui.temperature, ui.top_k, ui.top_p, ui.seed, ui.model],
+                       written + [ui.selected], preprocess=False, **QUIET, **HEAVY))
+    # a token selected (a click, or Enter) -> its views
+    look(ui.confidence.select(clicked, None, ui.selected, **QUIET))
+    # the sampling settings -> the candidates; the layer and head -> the attention (and both once the page is open)
+    opened = [demo.load] if available else []  # without a GPT, the tab's first line says so (no warning)
+    gr.on([ui.temperature.input, ui.top_k.input, ui.top_p.input, *opened], **candidates, trigger_mode="always_last")
+    gr.on([ui.layer.input, ui.head.input, *opened], **attention_, trigger_mode="always_last")
+    # another model -> its introduction, its layers and heads, and the views
+    look(ui.model.change(choose_model, ui.model, [ui.model, ui.intro, ui.layer, ui.head], api_visibility="private",
+                         show_progress_on=ui.model, concurrency_limit=1, concurrency_id="hub"))
+    demo.load(open_link, None, ui.named(LINKED) + written, **QUIET, **HEAVY)
+    wire_share(ui.share, share_link, [ui.continuation], ui.link)
+    api_only(demo, next_token)
+    api_only(demo, attention)
 
 
 def tab(demo: gr.Blocks) -> None:
@@ -280,50 +364,8 @@ def tab(demo: gr.Blocks) -> None:
         available = family_available([name for name in models if name not in studio.HUB_MODELS], "GPTs",
                                      f"{studio.GPT2} can still be picked below (it downloads from the Hub)")
         n_layer, n_head = layers_and_heads(model_name) if available else (1, 1)  # nothing downloads here
-        intro = gr.Markdown(introduction(model_name))
-        c = writing_controls(models, model_name)
-        v = inside_views(n_layer, n_head)
-        wire(demo, c, v, intro, available)  # in the tab: the Tabs around it may hold tabs only
-
-
-def wire(demo: gr.Blocks, c: dict, v: dict, intro: gr.Markdown, available: bool) -> None:
-    continuation, selected = gr.State(None), gr.State(None)  # selected: a token of prompt + continuation
-    controls = [c[name] for name in LINKED]
-    written = [v["output"], v["confidence"], v["summary"], continuation]
-    private = dict(api_visibility="private", **NO_PROGRESS)
-    candidates = dict(fn=candidates_view, outputs=v["candidates"], **private, inputs=[
-        continuation, selected, c["prompt"], c["temperature"], c["top_k"], c["top_p"], c["model"]])
-    attention_ = dict(fn=attention_view, outputs=v["attention"], **private, inputs=[
-        continuation, selected, c["prompt"], c["model"], v["layer"], v["head"]])
-
-    def look(event):
-        """After ``event``: the views of the selected token."""
-        event.success(**candidates)
-        event.success(**attention_)
-
-    event = c["generate"].click(
-        text_generate, inputs=controls + [c["speed"]], outputs=written, api_name="text_generate", preprocess=False,
-        show_progress_on=v["output"], **HEAVY,  # one cheap target: see NO_PROGRESS
-    )
-    look(event.success(lambda: None, None, selected, **private))
-    look(c["stop"].click(lambda: None, None, selected, cancels=[event], **private))  # the views of what was written
-    gr.on([c["generate"].click, c["step"].click], None, js=CLEAR_OUTLINE_JS, api_visibility="private")
-    demo.load(None, js=OUTLINE_CLICKED_JS, api_visibility="private")
-    look(c["step"].click(step, [continuation] + controls[:1] + controls[2:], written + [selected], preprocess=False,
-                         **private, **HEAVY))
-    look(v["confidence"].select(clicked, None, selected, **private))
-    demo.load(open_link, None, controls + written, **private, **HEAVY)
-    wire_share(c["share"], share_link, [continuation], c["link"])
-    settings = [c["temperature"].input, c["top_k"].input, c["top_p"].input]
-    gr.on(settings + ([demo.load] if available else []), **candidates, trigger_mode="always_last")
-    # without a GPT, the tab's first line says so (no warning)
-    gr.on([v["layer"].release, v["head"].release] + ([demo.load] if available else []), **attention_,
-          trigger_mode="always_last")
-    look(c["model"].change(choose_model, c["model"], [c["model"], intro, v["layer"], v["head"]],
-                           api_visibility="private", show_progress_on=c["model"], concurrency_limit=1,
-                           concurrency_id="hub"))
-    api_only(demo, next_token)
-    api_only(demo, attention)
+        ui = layout(models, model_name, n_layer, n_head)
+        wire(demo, ui, available)  # in the tab: its gr.api endpoints are blocks, and the Tabs around it hold tabs only
 
 
 def api_only(demo: gr.Blocks, fn) -> None:
