@@ -235,7 +235,17 @@ def test_each_picture_is_shown_as_the_model_sees_it(tmp_path):
 
 
 def test_a_changed_picture_walks_again_but_waits_for_both():
-    assert ui.walk_on_change(VAE_16D, None, {"path": "b.png"}) == (gr.skip(), gr.skip())
+    assert ui.walk_on_change(VAE_16D, None, {"path": "b.png"}) == [gr.skip(), gr.skip()]  # the frames, the GIF
+
+
+def test_a_blank_sketchpad_and_a_page_without_pictures_change_nothing():
+    blank = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    assert ui.drawing({"composite": blank}) == ui.drawing(None) == [gr.skip(), gr.skip()]  # the picture, its name
+
+    class NoLink:
+        query_params: dict = {}
+
+    assert ui.open_page(VAE_16D, [None, None], NoLink()) == [gr.skip()] * (len(ui.LINKED) + len(ui.WALK))
 
 
 # --- picked test pictures go in as they are ----------------------------------------------------------
@@ -264,7 +274,7 @@ def test_a_picked_test_picture_reaches_the_model_as_its_dataset_tensor(tmp_path,
     vae_model = vae.registry().get(model, "vae")
     assert torch.equal(vae.model_input(vae_model, ui.fed(payload_a, source_a, "Image A"), "Image A"), x_a)
     assert not torch.equal(vae.model_input(vae_model, payload_a["path"], "Image A"), x_a)  # what re-framing did
-    frames, _ = ui.vae_interpolate(model, payload_a, payload_b, 4, "lerp", source_a, source_b)
+    frames = [frame for frame, _ in ui.vae_interpolate(model, payload_a, payload_b, 4, "lerp", source_a, source_b)[0]]
     with torch.inference_mode():
         ends = vae_model.decode(vae_model.encode(torch.stack([x_a, x_b]))[0])
     assert np.abs(pixels(frames[0]) - pixels(vae.to_pil(ends[0], vae.SCALE))).max() <= 1  # up to batching's rounding
@@ -286,9 +296,69 @@ def test_the_starting_walk_and_a_linked_walk_start_from_the_dataset_tensors():
         query_params: dict = {}
 
     sources = [vae.example_source(VAE_16D, i) for i in (ui.EXAMPLE_A, ui.EXAMPLE_B)]
-    frames = ui.open_page(VAE_16D, sources, NoLink())[7]
+    frames = ui.open_page(VAE_16D, sources, NoLink())[len(ui.LINKED)]
     expected, _ = vae.interpolate(VAE_16D, *map(vae.dataset_picture, sources))
     assert len(frames) == vae.DEFAULT_STEPS
-    assert all(np.array_equal(pixels(x), pixels(y)) for x, y in zip(frames, expected))
+    assert all(np.array_equal(pixels(x), pixels(y)) for (x, _), y in zip(frames, expected, strict=True))
     linked = ui.linked_walk({"model": VAE_16D, "a": sources[0], "b": sources[1], "steps": "10"})
-    assert all(np.array_equal(pixels(x), pixels(y)) for x, y in zip(linked[7], expected))
+    assert all(np.array_equal(pixels(x), pixels(y)) for (x, _), y in zip(linked[7], expected, strict=True))
+
+
+# --- what the page says about its pictures, and how the tab is wired ----------------------------------------------
+
+def test_each_frame_says_which_frame_of_the_walk_it_is(tmp_path):
+    drawing().save(tmp_path / "a.png")
+    drawing("bar").save(tmp_path / "b.png")
+    frames, gif = ui.vae_interpolate(VAE_16D, {"path": str(tmp_path / "a.png")}, {"path": str(tmp_path / "b.png")}, 4)
+    assert [caption for _, caption in frames] == ["Frame 1 of 4", "Frame 2 of 4", "Frame 3 of 4", "Frame 4 of 4"]
+    assert all(picture.size == (224, 224) for picture, _ in frames) and gif.endswith(".gif")
+
+
+def test_the_test_pictures_are_captioned_and_described_by_their_class():
+    gallery = ui.example_gallery("vae-fashion")
+    assert [caption for _, caption in gallery] == CLASS_NAMES["fashion"]  # the first picture of each class
+    source = vae.example_source("vae-fashion", 3)
+    assert ui.picture_text(source, "Image A") == f"Image A: test picture {source}, class Dress"
+    assert ui.picture_text(None, "Image B") == "Image B: an uploaded or drawn picture"
+    assert ui.picture_text("mnist:123456789", "Image A") == "Image A: an uploaded or drawn picture"  # not here
+
+
+@pytest.fixture(scope="module")
+def page():
+    """The VAE tab alone, built as the app builds it (its components and events, not served)."""
+    with gr.Blocks() as blocks:
+        ui.tab(blocks)
+    return blocks
+
+
+def components(blocks: gr.Blocks, kind) -> list:
+    return [block for block in blocks.blocks.values() if isinstance(block, kind)]
+
+
+def triggers(blocks: gr.Blocks, handler) -> set[tuple[str, str]]:
+    """(elem_id or label, event) of every trigger of the events that run ``handler``."""
+    named = {id_: block.elem_id or getattr(block, "label", None) for id_, block in blocks.blocks.items()}
+    return {(named.get(id_), event) for fn in blocks.fns.values() if fn.name == handler.__name__
+            for id_, event in fn.targets}
+
+
+def test_every_picture_of_the_tab_has_a_text_alternative(page):
+    images = components(page, gr.Image)
+    assert len(images) == 11 and all(image.alt_text for image in images)  # 3 a side, GIF, map (2), point, prior
+    shown_a = next(image for image in images if image.elem_id == "vae-image-a")
+    assert shown_a.alt_text == ui.picture_text(vae.example_source(VAE_16D, ui.EXAMPLE_A), "Image A")
+
+
+def test_the_frames_and_the_test_pictures_are_for_looking_at_not_for_uploading(page):
+    galleries = [gallery for gallery in components(page, gr.Gallery) if "vae-gallery" in gallery.elem_classes]
+    assert len(galleries) == 3 and all(gallery.interactive is False for gallery in galleries)  # frames, A's, B's
+    examples = [gallery for gallery in galleries if gallery.elem_id != "vae-frames"]
+    assert all([item["caption"] for item in gallery.value] == CLASS_NAMES["mnist"] for gallery in examples)
+
+
+def test_steps_and_temperature_follow_a_drag_the_arrow_keys_and_a_typed_value(page):
+    """A slider's input event fires for each of them; release fires for the mouse alone."""
+    for handler in (ui.vae_interpolate, ui.latent_views):
+        assert ("vae-steps", "input") in triggers(page, handler)
+    assert ("vae-temperature", "input") in triggers(page, ui.prior_samples)
+    assert not any(event == "release" for fn in page.fns.values() for _, event in fn.targets)

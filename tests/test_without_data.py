@@ -143,7 +143,7 @@ def test_the_nearest_panel_gives_distances_and_classes_and_shows_held_out_pictur
 def test_a_frame_of_the_walk_finds_its_nearest_too(tmp_path):
     (a, source_a), (b, source_b) = picked(tmp_path, "vae-mnist", 0), picked(tmp_path, "vae-mnist", 9)
     frames, _ = vae_ui.vae_interpolate("vae-mnist", a, b, 5, "lerp", source_a, source_b)
-    frames[2].save(tmp_path / "frame.png")
+    frames[2][0].save(tmp_path / "frame.png")  # (picture, "Frame 3 of 5")
     gallery = [{"image": {"path": str(tmp_path / "frame.png")}, "caption": None}] * 5
     pictures, summary = nearest_ui.nearest_to_frame("vae-mnist", gallery, 2, 3)
     assert len(pictures) == 3 and for_visitors(summary).startswith("Frame 3 of 5.")

@@ -29,7 +29,7 @@ GPU_HANDLERS = {
                     "share_link"],
     "aigc.ui.nearest": ["nearest", "nearest_to_frame"],
     "aigc.ui.vae": ["vae_interpolate", "latent_views", "manifold_view", "decode_click", "prior_samples",
-                    "tab.<locals>.on_load"],
+                    "on_load"],
     "aigc.ui.text": ["text_generate", "step", "next_token", "attention", "candidates_view", "attention_view"],
     "aigc.ui.compare": ["compare", "measure"],
     "aigc.ui.train": ["training"],

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from aigc.data import DATASETS, held_out
+from aigc.data import CLASS_NAMES, DATASETS, held_out
 from aigc.images import make_grid, save_gif, to_pil
 from aigc.latent import INTERPOLATIONS
 from aigc.studio import MAX_SEED, InputError, integer, number, output_file, shown
@@ -53,11 +53,19 @@ class DatasetPicture:
     def tensor(self) -> torch.Tensor:
         """The image as the dataset holds it: float [1, 28, 28] in [0, 1]."""
         images = held_out(self.dataset)
+        return images.images[self.position(images)]
+
+    def class_name(self) -> str:
+        """What the picture shows, as its dataset names it: "3", "Dress"."""
+        images = held_out(self.dataset)
+        return CLASS_NAMES[self.dataset][int(images.labels[self.position(images)])]
+
+    def position(self, images) -> int:
         position = images.position(self.index)
         if position is None:
             raise InputError(f"Test picture {self} is not among the {images.description} of this server; "
                              "pick one from the gallery")
-        return images.images[position]
+        return position
 
 
 def dataset_picture(source) -> DatasetPicture:
@@ -91,6 +99,11 @@ def example_sources(model: str) -> list[str]:
 def example_pictures(model: str) -> list[Image.Image]:
     """The examples for a VAE's dataset, upscaled for display."""
     return [held_out_picture(source) for source in example_sources(model)]
+
+
+def example_classes(model: str) -> list[str]:
+    """What each example shows ("3", "Dress"): its caption, which is also its text for screen readers."""
+    return [dataset_picture(source).class_name() for source in example_sources(model)]
 
 
 def example_source(model: str, position) -> str:
@@ -185,6 +198,11 @@ def interpolate(model: str, image_a, image_b, steps=DEFAULT_STEPS, mode="lerp") 
     """-> (frames upscaled to 224 px, path of a looping GIF that plays them forth and back)."""
     frames = [to_pil(frame, SCALE) for frame in interpolate_tensors(model, image_a, image_b, steps, mode)]
     return frames, str(save_gif(frames, output_file(".gif"), FRAME_MS, ping_pong=True))
+
+
+def frame_captions(count: int) -> list[str]:
+    """"Frame k of n" for each frame of a walk: the caption of each, and its text for screen readers."""
+    return [f"Frame {k} of {count}" for k in range(1, count + 1)]
 
 
 @torch.inference_mode()
