@@ -5,14 +5,16 @@ its own: the hook hands an :class:`Update` to the stream about once a second (th
 losses, a diversity measure) and obeys the visitor's pause, resume and stop (:class:`Control`).  The budget is
 training time, enforced here whatever a client sends; a run whose updates nobody takes for STALL_S seconds (its
 visitor left) stops, as does one paused longer than PAUSE_LIMIT_S.  What it holds is bounded: the CLI's model
-sizes, a batch of at most MAX_BATCH, a GIF of at most GIF_FRAMES grids, a plot of at most PLOT_POINTS points.
+sizes, a batch of at most MAX_BATCH, a GIF of at most GIF_FRAMES grids, a plot of at most PLOT_POINTS points; and
+a run during which the server's memory grows past MEMORY_CAP_MB stops with a message (:class:`MemoryCap`).
 
 A finished (or stopped) model is kept by name (:func:`keep`), e.g. "trained: mlp-gan bce 60 s #3", and the GAN
 and VAE tabs draw with it like any other.
 """
 
+import functools
 import itertools
-import math
+import os
 import queue
 import tempfile
 import threading
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from aigc import train as trainer
@@ -46,7 +49,9 @@ PAUSE_LIMIT_S = 120.0  # a pause longer than this stops the run, which would hol
 GIF_FRAMES = 60
 PLOT_POINTS = 300
 GRID_SCALE = 2
-REAL_PICTURES = 1000  # held-out pictures the diversity measure compares with
+DIVERSITY_BLUR = 4  # the diversity measure compares pictures at 28/4 = 7x7 pixels
+REAL_GROUPS = 80  # groups of held-out pictures the diversity of samples is compared with
+MEMORY_CAP_MB = 1_500  # how much the server's memory may grow while a run trains (MemoryCap)
 
 # name -> settings and what to look for
 PRESETS = {
@@ -59,12 +64,12 @@ PRESETS = {
         family="mlp-gan", dataset="mnist", loss="bce", lr=3e-3, batch=16, seconds=60, mode_seeking=0.0,
         about="The same GAN at fifteen times the learning rate, on small batches. Look at each row: the eight "
               "pictures of a class soon look alike, whatever their latents (mode collapse); only speckles differ. "
-              "Note the diversity, to compare with the next preset's."),
+              "The diversity falls to about 0.3 within seconds and stays there: compare it with the next preset's."),
     "Fix it": dict(
         family="mlp-gan", dataset="mnist", loss="bce", lr=3e-3, batch=16, seconds=60, mode_seeking=1.0,
         about="The same collapsing setting, plus MSGAN's mode-seeking term, which rewards the generator for "
               "drawing different pictures from different latents. Look for rows that stay varied, and a diversity "
-              "well above the collapsed run's (here, after 40 s: about 1.2 against 0.85)."),
+              "twice the collapsed run's (here, from 5 s to 40 s: 0.65 to 0.8, against 0.35 to 0.27)."),
 }
 _names = itertools.count(1)
 
@@ -175,6 +180,97 @@ def stop(session: str) -> None:
         held.stop()
 
 
+@dataclass(frozen=True)
+class Diversity:
+    """How varied a grid's samples are, next to real pictures, with what it was measured on."""
+
+    value: float
+    samples: int  # samples measured
+    group: int  # pictures a group: a GAN's row of one class, or a VAE's samples of the prior
+    per_class: bool
+    groups: int  # groups of real pictures compared with
+    real: int  # held-out pictures those were drawn from
+    side: int  # pixels a side of the blurred pictures compared
+
+    def text(self) -> str:
+        if self.per_class:
+            what = (f"how different the {self.group} pictures of a row are (a row a class; {self.samples} samples), "
+                    f"over how different {self.group} real pictures of one class are")
+        else:
+            what = (f"how different the {self.samples} samples of the prior are, over how different "
+                    f"{self.group} real pictures are")
+        return (f"**Diversity {self.value:.2f}**: {what} ({self.groups} groups drawn from {self.real:,} held-out "
+                f"pictures), all blurred to {self.side}×{self.side} so that speckles do not count. 1.0: as varied as "
+                "real pictures; near 0: every picture of a group alike (mode collapse).")
+
+
+def spread(pictures: torch.Tensor, group: int) -> float:
+    """The mean distance between two pictures of a group (consecutive ``group`` pictures), blurred by
+    DIVERSITY_BLUR: noise averages out, a different shape does not."""
+    blurred = F.avg_pool2d(pictures.float(), DIVERSITY_BLUR).flatten(1)
+    return torch.stack([torch.pdist(members).mean() for members in blurred.split(group)]).mean().item()
+
+
+@functools.lru_cache(maxsize=None)
+def real_groups(dataset: str, group: int, per_class: bool) -> torch.Tensor:
+    """REAL_GROUPS groups of ``group`` held-out pictures drawn at random (of one class each if ``per_class``),
+    the same every time: the yardstick of :func:`diversity`."""
+    pictures = held_out(dataset)
+    generator = torch.Generator().manual_seed(0)
+    if not per_class:
+        count = min(REAL_GROUPS, len(pictures.labels) // group) * group
+        return pictures.images[torch.randperm(len(pictures.labels), generator=generator)[:count]]
+    classes = pictures.labels.unique()
+    chosen = []
+    for draw in range(REAL_GROUPS):
+        members = (pictures.labels == classes[draw % len(classes)]).nonzero().squeeze(1)
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:group]])
+    return pictures.images[torch.cat(chosen)]
+
+
+def diversity(dataset: str, samples: torch.Tensor, group: int, per_class: bool) -> Diversity:
+    """How different the samples of a group are over how different real pictures are: 1.0 is as varied as real
+    pictures, 0 every group one picture (mode collapse).  A GAN's grid has a row of ``group`` a class
+    (``per_class``); a VAE's samples of the prior are one group.  Blurred, speckles of noise do not count, and a
+    collapsed row reads near 0.3 where a varied one reads near 0.7 (the presets, 10 s)."""
+    real = real_groups(dataset, group, per_class)
+    value = spread(samples, group) / max(spread(real, group), 1e-8)
+    return Diversity(round(value, 3), len(samples), group, per_class, len(real) // group,
+                     len(held_out(dataset).labels), real.shape[-1] // DIVERSITY_BLUR)
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory now, in MB; None where /proc is absent (then no cap is checked)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class MemoryCap:
+    """The memory one run may take: the process's resident memory may grow by MEMORY_CAP_MB while it runs.
+
+    It is the whole process's growth (the allocator cannot tell whose a page is), so other visitors' requests
+    count too; the cap leaves room for them above the largest run measured (+974 MB: a DCGAN, WGAN-GP,
+    batch 256, the full Fashion-MNIST loaded for the first time)."""
+
+    def __init__(self):
+        self.start = resident_mb()
+        self.grown = 0.0
+
+    def exceeded(self) -> bool:
+        now = resident_mb()
+        if self.start is None or now is None:
+            return False
+        self.grown = max(self.grown, now - self.start)
+        return self.grown > MEMORY_CAP_MB
+
+    def message(self, step: int) -> str:
+        return (f"The training stopped at step {step}: the server's memory grew by {self.grown:,.0f} MB while "
+                f"it ran, over the {MEMORY_CAP_MB:,} MB a training may take here. A smaller batch needs less.")
+
+
 @dataclass
 class Update:
     """The state of a run, as streamed: the last one has ``done`` set, the trained model and the GIF."""
@@ -184,9 +280,8 @@ class Update:
     seconds: float
     losses: dict[str, float]
     grid: Image.Image
-    diversity: float | None
+    diversity: Diversity
     history: list[dict] = field(default_factory=list)  # {"step", "seconds", loss name: mean since the last point}
-    samples: int = 0  # how many samples the diversity was measured on
     paused: bool = False
     done: bool = False
     model: torch.nn.Module | None = None
@@ -196,49 +291,115 @@ class Update:
         """The JSON status of the API: {"step", "seconds", "losses", "model"}, with "diversity" and "state"."""
         state = "done" if self.done else "paused" if self.paused else "training"
         return {"step": self.step, "seconds": round(self.seconds, 1), "losses": self.losses, "model": self.name,
-                "diversity": self.diversity, "state": state}
-
-    def diversity_text(self, dataset: str) -> str:
-        if self.diversity is None:
-            return "No diversity measure: the dataset's classifier is not loaded here."
-        real = min(REAL_PICTURES, len(held_out(dataset).labels))
-        return (f"**Diversity {self.diversity:.2f}**: the within-class spread of the {self.samples} samples in the "
-                f"classifier's features, over that of {real:,} held-out pictures (1.0: as varied as real pictures; "
-                "near 0: collapsed).")
+                "diversity": self.diversity.value, "state": state}
 
 
-def classifier_for(dataset: str):
-    """The bundled classifier of ``dataset`` if it is loaded, else None (then there is no diversity measure)."""
-    return registry().models.get(f"classifier-{dataset}")
+class LiveRun:
+    """One run: the hook that sees every step of ``python -m aigc.train`` in the run's thread, and the stream
+    of Updates it hands to the request, one about every UPDATE_S seconds."""
 
+    def __init__(self, run: Settings, hold: Control):
+        self.run, self.hold = run, hold
+        self.name = run.name(next(_names))
+        self.updates: queue.Queue = queue.Queue(maxsize=1)
+        self.closed = threading.Event()  # the stream is closed: nobody will take an update again
+        self.history: list[dict] = []
+        self.frames = Frames()
+        self.memory = MemoryCap()
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.means: dict[str, float] = {}
+        self.trained = 0.0  # training seconds at the last update
+        self.started = self.last = None  # perf_counter at the first step, and when the last update was taken
+        self.preview = None
+        self.outcome: dict = {}
 
-def spread(classifier, images: torch.Tensor) -> float:
-    """Within-class spread: the mean distance of the classifier's features to their class's centre (classes as
-    the classifier sees them), over the classes with two pictures or more."""
-    with torch.no_grad():
-        features = classifier.features(images).float().cpu()
-        classes = classifier.head(features.to(classifier.device)).argmax(1).cpu()
-    distances, count = 0.0, 0
-    for label in classes.unique():
-        members = features[classes == label]
-        if len(members) > 1:
-            distances += (members - members.mean(0)).norm(dim=1).sum().item()
-            count += len(members)
-    return distances / count if count else 0.0
+    def send(self, update: Update | None) -> bool:
+        """Hand an update to the stream; False if it is closed, or nobody took the last one for STALL_S seconds."""
+        deadline = time.monotonic() + STALL_S
+        while not self.closed.is_set() and time.monotonic() < deadline:
+            try:
+                self.updates.put(update, timeout=0.2)
+                return True
+            except queue.Full:
+                pass
+        return False
 
+    def show(self, preview: trainer.Preview) -> tuple[Image.Image, Diversity]:
+        """The grid as a picture, and its diversity (a GAN's rows are its classes)."""
+        gan = self.run.family != "vae"
+        group = preview.nrow if gan else len(preview.samples)
+        return (to_pil(make_grid(preview.grid, preview.nrow), GRID_SCALE),
+                diversity(self.run.dataset, preview.samples, group, per_class=gan))
 
-_real_spreads: dict[str, float] = {}
+    def hook(self, step: int, losses: dict[str, float], preview) -> bool:
+        """After every step: stop if asked; about every UPDATE_S s, stop if over the memory cap, else an update."""
+        self.preview = preview
+        if self.hold.stopped.is_set():
+            return False
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+        now = time.perf_counter()
+        self.started = self.started or now
+        if self.last is not None and now - self.last < UPDATE_S:
+            return True
+        if self.memory.exceeded():  # reading the memory takes ~0.5 ms: once an update, not every step
+            self.outcome["error"] = InputError(self.memory.message(step))
+            return False
+        self.means = {key: round(total / self.count, 4) for key, total in self.sums.items()}
+        self.sums, self.count = {}, 0
+        self.trained += now - (self.last or self.started)
+        self.history.append({"step": step, "seconds": round(self.trained, 1), **self.means})
+        if len(self.history) > PLOT_POINTS:
+            del self.history[1::2]
+        grid, measured = self.show(preview())
+        self.frames.add(grid)
+        update = Update(self.name, step, self.trained, self.means, grid, measured, list(self.history))
+        if not self.send(update) or not self.wait_while_paused(update):
+            return False
+        self.last = time.perf_counter()
+        return not self.hold.stopped.is_set()
 
+    def wait_while_paused(self, update: Update) -> bool:
+        """Hold the run while it is paused, the stream still hearing from it every second; False: stop it."""
+        paused_at = time.perf_counter()
+        while not self.hold.running.wait(UPDATE_S):
+            if time.perf_counter() - paused_at > PAUSE_LIMIT_S or not self.send(replace(update, paused=True)):
+                return False
+        return True
 
-def diversity(dataset: str, samples: torch.Tensor) -> float | None:
-    """The samples' within-class spread over that of REAL_PICTURES held-out pictures: 1.0 is as varied as real
-    pictures, near 0 a collapse (every picture of a class alike).  None without the dataset's classifier."""
-    classifier = classifier_for(dataset)
-    if classifier is None:
-        return None
-    if dataset not in _real_spreads:
-        _real_spreads[dataset] = spread(classifier, held_out(dataset).images[:REAL_PICTURES])
-    return round(spread(classifier, samples) / max(_real_spreads[dataset], 1e-8), 3)
+    def work(self) -> None:
+        """The run's thread: ``python -m aigc.train`` with the hook, then the model it wrote, loaded."""
+        try:
+            with tempfile.TemporaryDirectory(prefix="aigc-train-") as folder:
+                args = trainer.parse_args(self.run.argv(Path(folder) / "model"))
+                progress = trainer.Run(args, self.hook)
+                trainer.TRAINERS[args.family](args, progress)
+                if "error" not in self.outcome:
+                    self.outcome["model"] = load(str(args.out), device="cpu" if ZERO_GPU else None).eval()
+                    self.outcome["steps"], self.outcome["seconds"] = progress.step, progress.elapsed
+        except BaseException as e:  # the stream raises it
+            self.outcome["error"] = e
+        finally:
+            self.send(None)
+
+    def stream(self) -> Iterator[Update]:
+        """The updates as the thread hands them over, then the last one, with the model and the GIF."""
+        threading.Thread(target=self.work, name="aigc-train", daemon=True).start()
+        try:
+            while (update := self.updates.get()) is not None:
+                yield update
+            if "error" in self.outcome:
+                raise self.outcome["error"]
+            grid, measured = self.show(self.preview())
+            self.frames.add(grid, last=True)
+            yield Update(self.name, self.outcome["steps"], self.outcome["seconds"], self.means, grid, measured,
+                         list(self.history), done=True, model=self.outcome["model"],
+                         gif=str(save_gif(self.frames.kept, output_file(".gif"), duration_ms=120)))
+        finally:
+            self.closed.set()  # a stream closed early (its visitor left) ends the run
+            self.hold.stop()
 
 
 def train(family="mlp-gan", dataset="mnist", loss="bce", lr=DEFAULT_LR, batch=DEFAULT_BATCH, seconds=DEFAULT_SECONDS,
@@ -246,95 +407,16 @@ def train(family="mlp-gan", dataset="mnist", loss="bce", lr=DEFAULT_LR, batch=DE
     """Train, streaming an Update about every UPDATE_S seconds; the last one (``done``) holds the model.
 
     :func:`pause`, :func:`resume` and :func:`stop` of ``session`` steer the run.  Closing the generator, or taking
-    no update for STALL_S seconds, stops it.
+    no update for STALL_S seconds, stops it; so does memory growing past MEMORY_CAP_MB (an InputError says so).
     """
-    run = settings(family, dataset, loss, lr, batch, seconds, seed, beta, mode_seeking)
     hold = Control()
+    live = LiveRun(settings(family, dataset, loss, lr, batch, seconds, seed, beta, mode_seeking), hold)
     if session is not None:
         with _controls_lock:
             _controls[str(session)] = hold
-    name = run.name(next(_names))
-    updates: queue.Queue = queue.Queue(maxsize=1)
-    outcome: dict = {}
-    history: list[dict] = []
-    frames = Frames()
-    closed = threading.Event()  # the stream is closed: nobody will take an update again
-
-    def send(update: Update | None) -> bool:
-        """Hand an update to the stream; False if it is closed, or nobody took the last one for STALL_S seconds."""
-        deadline = time.monotonic() + STALL_S
-        while not closed.is_set() and time.monotonic() < deadline:
-            try:
-                updates.put(update, timeout=0.2)
-                return True
-            except queue.Full:
-                pass
-        return False
-
-    def grid_and_diversity(preview: trainer.Preview) -> tuple[Image.Image, float | None]:
-        return to_pil(make_grid(preview.grid, preview.nrow), GRID_SCALE), diversity(run.dataset, preview.samples)
-
-    clock = {"last": -math.inf, "sums": {}, "count": 0, "trained": 0.0, "means": {}}
-
-    def hook(step: int, losses: dict[str, float], preview) -> bool:
-        clock["preview"] = preview
-        if hold.stopped.is_set():
-            return False
-        for key, value in losses.items():
-            clock["sums"][key] = clock["sums"].get(key, 0.0) + value
-        clock["count"] += 1
-        now = time.perf_counter()
-        clock.setdefault("started", now)
-        if now - clock["last"] < UPDATE_S and step > 1:
-            return not hold.stopped.is_set()
-        means = clock["means"] = {key: round(total / clock["count"], 4) for key, total in clock["sums"].items()}
-        clock["sums"], clock["count"] = {}, 0
-        clock["trained"] += now - max(clock["last"], clock["started"])
-        history.append({"step": step, "seconds": round(clock["trained"], 1), **means})
-        if len(history) > PLOT_POINTS:
-            del history[1::2]
-        shown = preview()
-        grid, measured = grid_and_diversity(shown)
-        frames.add(grid)
-        update = Update(name, step, clock["trained"], means, grid, measured, list(history), len(shown.samples))
-        if not send(update):
-            return False
-        paused_at = time.perf_counter()
-        while not hold.running.wait(UPDATE_S):  # paused: the stream still hears from the run every second
-            if time.perf_counter() - paused_at > PAUSE_LIMIT_S or not send(replace(update, paused=True)):
-                return False
-        clock["last"] = time.perf_counter()
-        return not hold.stopped.is_set()
-
-    def work() -> None:
-        try:
-            with tempfile.TemporaryDirectory(prefix="aigc-train-") as folder:
-                args = trainer.parse_args(run.argv(Path(folder) / "model"))
-                progress = trainer.Run(args, hook)
-                trainer.TRAINERS[args.family](args, progress)
-                outcome["preview"] = clock["preview"]()
-                outcome["model"] = load(str(args.out), device="cpu" if ZERO_GPU else None).eval()
-                outcome["steps"], outcome["seconds"] = progress.step, progress.elapsed
-        except BaseException as e:  # the stream raises it
-            outcome["error"] = e
-        finally:
-            send(None)
-
-    thread = threading.Thread(target=work, name="aigc-train", daemon=True)
-    thread.start()
     try:
-        while (update := updates.get()) is not None:
-            yield update
-        if "error" in outcome:
-            raise outcome["error"]
-        grid, measured = grid_and_diversity(outcome["preview"])
-        frames.add(grid, last=True)
-        yield Update(name, outcome["steps"], outcome["seconds"], clock["means"], grid, measured, list(history),
-                     len(outcome["preview"].samples), done=True, model=outcome["model"],
-                     gif=str(save_gif(frames.kept, output_file(".gif"), duration_ms=120)))
+        yield from live.stream()
     finally:
-        closed.set()  # a stream closed early (its visitor left) ends the run
-        hold.stop()
         with _controls_lock:
             if _controls.get(str(session)) is hold:
                 del _controls[str(session)]

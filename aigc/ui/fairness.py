@@ -11,10 +11,12 @@ address it appends instead.
 - Pending events.  Gradio has one queue of ``max_size`` events for everyone: ~45
   long generations from one client filled it, and every other person then got
   "Queue is full".  Here a client may have at most ``PENDING_PER_CLIENT`` events
-  waiting or running, and ``HEAVY_PER_CLIENT`` of them in the heavy queue
-  (aigc.ui.HEAVY); past that, joining the queue is refused with HTTP 429 and a
-  message.  The count is Gradio's own: the events its queue holds from join until
-  done (``Queue.event_ids_to_events``), so it cannot drift from what is queued.
+  waiting or running, ``HEAVY_PER_CLIENT`` of them in the heavy queue
+  (aigc.ui.common.HEAVY) and ``TRAININGS_PER_CLIENT`` in the line of trainings
+  (aigc.ui.train.TRAIN, one run at a time on the server); past that, joining the
+  queue is refused with HTTP 429 and a message.  The count is Gradio's own: the
+  events its queue holds from join until done (``Queue.event_ids_to_events``),
+  so it cannot drift from what is queued.
   ``install`` wraps ``Queue.push`` for that (tests/test_fair_sharing.py fails
   loudly should Gradio change what it relies on).
 - Uploads.  ``/gradio_api/upload`` took 1 GB in 4.5 s from one client.  The
@@ -27,14 +29,16 @@ import functools
 import json
 import os
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 
 from fastapi import HTTPException
 from gradio.queueing import Queue
 
 PENDING_PER_CLIENT = 32  # above the ~17 events of a page load: two tabs opened at once still load
 HEAVY_PER_CLIENT = 8  # above what a page load opened from a share link queues there
+TRAININGS_PER_CLIENT = 1  # a run takes up to 5 minutes: one visitor holds at most one place in that line
 HEAVY_ID = "heavy"
+TRAIN_ID = "train"
 UPLOAD_BYTES_PER_MINUTE = 40 * 2**20  # two pictures of the largest size allowed (app.MAX_FILE_SIZE) a minute
 
 
@@ -67,26 +71,39 @@ def limit_pending(push):
     async def limited(self, body, request, username):
         address = request_address(request)
         fn = self.blocks.fns.get(body.fn_index) if body.fn_index is not None else None
-        heavy = fn is not None and fn.concurrency_id == HEAVY_ID
-        joining = self.__dict__.setdefault("aigc_joining", defaultdict(int))  # pushes under way, not yet queued
-        mine = [event for event in self.event_ids_to_events.values() if request_address(event.request) == address]
-        pending = len(mine) + joining[address]
-        if pending >= PENDING_PER_CLIENT:
+        queue_id = fn.concurrency_id if fn is not None else None
+        # pushes under way, not yet queued, by (address, queue)
+        joining = self.__dict__.setdefault("aigc_joining", defaultdict(int))
+        mine = Counter(event.concurrency_id for event in self.event_ids_to_events.values()
+                       if request_address(event.request) == address)  # this client's events, by queue
+        mine.update({queue: count for (who, queue), count in joining.items() if who == address})
+        if (pending := mine.total()) >= PENDING_PER_CLIENT:
             raise too_many(f"You have {pending} requests waiting or running (at most {PENDING_PER_CLIENT} at once): "
                            "wait for them to finish, then try again.", 10)
-        if heavy and sum(event.concurrency_id == HEAVY_ID for event in mine) >= HEAVY_PER_CLIENT:
-            raise too_many(f"You have {HEAVY_PER_CLIENT} long requests (generations, animations, metrics) waiting "
-                           "or running: wait for them to finish, then try again.", 10)
-        joining[address] += 1
+        if refusal := over_share(queue_id, mine[queue_id]):
+            raise too_many(refusal, 10)
+        joining[address, queue_id] += 1
         try:
             return await push(self, body, request, username)
         finally:
-            joining[address] -= 1
-            if not joining[address]:
-                del joining[address]
+            joining[address, queue_id] -= 1
+            if not joining[address, queue_id]:
+                del joining[address, queue_id]
 
     limited.limit_pending = True
     return limited
+
+
+def over_share(queue_id: str | None, held: int) -> str | None:
+    """Why one more event of the queue ``queue_id`` is refused to a client who holds ``held`` of its places; None:
+    it isn't.  The heavy queue and the line of trainings are shared: each client may hold only a few places."""
+    if queue_id == HEAVY_ID and held >= HEAVY_PER_CLIENT:
+        return (f"You have {HEAVY_PER_CLIENT} long requests (generations, animations, metrics) waiting or running: "
+                "wait for them to finish, then try again.")
+    if queue_id == TRAIN_ID and held >= TRAININGS_PER_CLIENT:
+        return ("You have a training waiting or running (one at a time for each visitor): wait for it to finish, "
+                "or stop it, then try again.")
+    return None
 
 
 def install() -> None:

@@ -1,6 +1,7 @@
 """The Train tab: train the tutorial's GAN, the DCGAN or the VAE live, watch it learn or collapse, then steer it."""
 
 import uuid
+from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
@@ -10,11 +11,17 @@ from aigc.studio import gan as studio_gan
 from aigc.studio import train as studio
 from aigc.studio import vae as studio_vae
 from aigc.studio.models import GAN_TYPES, registry
-from aigc.ui.common import NO_PROGRESS, user_errors
+from aigc.ui.common import QUIET, user_errors
+from aigc.ui.fairness import TRAIN_ID
 
-# One training at a time on the server, in a queue of its own: the others wait in line, and see their place in it.
-TRAIN = dict(concurrency_id="train", concurrency_limit=1)
-CONTROL = dict(inputs=None, outputs=None, api_visibility="private", queue=False, **NO_PROGRESS)
+# One training at a time on the server, in a queue of its own (not the heavy one: a run holds its worker for up
+# to MAX_SECONDS, which GIFs and texts must not wait behind); the others wait in line and see their place in it.
+# aigc.ui.fairness lets each visitor hold one place in that line.
+TRAIN = dict(concurrency_id=TRAIN_ID, concurrency_limit=1)
+CONTROL = dict(inputs=None, outputs=None, queue=False, **QUIET)
+SETTINGS = ("family", "dataset", "loss", "lr", "batch", "seconds", "seed", "beta", "mode_seeking")  # /train's
+PROGRESS = ("status", "grid", "plot", "diversity", "gif")  # what /train streams, in its order
+PRESET_FIELDS = ("family", "dataset", "loss", "lr", "batch", "seconds", "mode_seeking")
 
 
 @gpu(duration=studio.MAX_SECONDS + 60)
@@ -31,12 +38,13 @@ def train(family="mlp-gan", dataset="mnist", loss="bce", lr=studio.DEFAULT_LR, b
     "vae"; dataset: "mnist" or "fashion"; loss: "bce", "hinge" or "wgan-gp" (GANs); seconds: 10 to 300.  The model
     is then drawn by its name (the status's "model") in /gan_generate or /vae_interpolate."""
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
-    checked = studio.settings(family, dataset, loss, lr, batch, seconds, seed, beta, mode_seeking)
+    studio.settings(family, dataset, loss, lr, batch, seconds, seed, beta, mode_seeking)  # refused before a GPU
     for update in training(family, dataset, loss, lr, batch, seconds, seed, beta, mode_seeking, session):
         if update.done:
             studio.keep(update.name, update.model)
-        yield (update.status(), update.grid, losses_table(update.history), update.diversity_text(checked.dataset),
-               update.gif)
+        shown = dict(status=update.status(), grid=update.grid, plot=losses_table(update.history),
+                     diversity=update.diversity.text(), gif=update.gif)
+        yield tuple(shown[name] for name in PROGRESS)
 
 
 def losses_table(history: list[dict]) -> pd.DataFrame:
@@ -66,16 +74,76 @@ def for_session(action):
     return handler
 
 
-def preset(name):
-    """A preset's settings and what to look for."""
+def preset(name) -> list:
+    """A preset's settings (PRESET_FIELDS) and what to look for."""
     chosen = studio.PRESETS[name]
-    return [chosen[key] for key in ("family", "dataset", "loss", "lr", "batch", "seconds", "mode_seeking")] + [
-        f"*{chosen['about']}*"]
+    return [chosen[key] for key in PRESET_FIELDS] + [f"*{chosen['about']}*"]
 
 
-def layout() -> dict:
-    """The tab's components, by name."""
-    c = {}
+@dataclass
+class TrainTab:
+    """The tab's components."""
+
+    preset: gr.Radio
+    about: gr.Markdown
+    family: gr.Dropdown
+    dataset: gr.Dropdown
+    loss: gr.Dropdown
+    lr: gr.Number
+    batch: gr.Slider
+    seconds: gr.Slider
+    seed: gr.Number
+    mode_seeking: gr.Slider
+    beta: gr.Slider
+    start: gr.Button
+    pause: gr.Button
+    resume: gr.Button
+    stop: gr.Button
+    grid: gr.Image
+    diversity: gr.Markdown
+    plot: gr.LinePlot
+    status: gr.JSON
+    gif: gr.Image
+
+    def named(self, names) -> list:
+        return [getattr(self, name) for name in names]
+
+
+def settings_column() -> dict:
+    """The settings of a run, its presets and its buttons, by name."""
+    c = dict(preset=gr.Radio(list(studio.PRESETS), label="Preset", elem_id="train-preset"), about=gr.Markdown())
+    c["family"] = gr.Dropdown([(label, key) for key, label in studio.FAMILIES.items()], value="mlp-gan",
+                              label="Model")
+    c["dataset"] = gr.Dropdown([(studio.data_description(key), key) for key in studio.DATASETS], value="mnist",
+                               label="Data")
+    c["loss"] = gr.Dropdown(list(studio.GAN_LOSSES), value="bce", label="GAN loss")
+    c["lr"] = gr.Number(studio.DEFAULT_LR, minimum=studio.MIN_LR, maximum=studio.MAX_LR, label="Learning rate (Adam)")
+    c["batch"] = gr.Slider(studio.MIN_BATCH, studio.MAX_BATCH, studio.DEFAULT_BATCH, step=8, label="Batch size")
+    c["seconds"] = gr.Slider(studio.MIN_SECONDS, studio.MAX_SECONDS, studio.DEFAULT_SECONDS, step=5,
+                             label="Seconds of training", elem_id="train-seconds")
+    c["seed"] = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
+    c["mode_seeking"] = gr.Slider(0, studio.MAX_MODE_SEEKING, 0, step=0.1,
+                                  label="Mode-seeking weight (GANs; MSGAN, 0 = off)")
+    c["beta"] = gr.Slider(0, studio.MAX_BETA, 1, step=0.1, label="β, the weight of the KL term (VAE)")
+    with gr.Row():
+        c["start"] = gr.Button("Train", variant="primary", elem_id="train-start")
+        c["pause"], c["resume"], c["stop"] = (gr.Button(text, size="sm") for text in ("Pause", "Resume", "Stop"))
+    return c
+
+
+def progress_column() -> dict:
+    """What a run shows as it trains, by name."""
+    return dict(
+        grid=gr.Image(label="Samples from the same latents", type="pil", format="png", interactive=False,
+                      elem_id="train-grid", elem_classes="pixelated"),
+        diversity=gr.Markdown(elem_id="train-diversity"),
+        plot=gr.LinePlot(x="step", y="value", color="loss", label="Losses", height=240, elem_id="train-losses"),
+        status=gr.JSON(label="Status", elem_id="train-status"),
+        gif=gr.Image(label="The samples over training", type="filepath", interactive=False, buttons=["download"],
+                     elem_classes="pixelated"))
+
+
+def layout() -> TrainTab:
     with gr.Tab("Train", id="train"):
         gr.Markdown(
             "Train a model yourself and watch it learn: the grid shows samples from the **same latents** every "
@@ -83,54 +151,26 @@ def layout() -> dict:
             "(its place shows over the samples) and stops if you leave. Then steer your model in the GAN or VAE tab.")
         with gr.Row():
             with gr.Column(scale=2, min_width=280):
-                c["preset"] = gr.Radio(list(studio.PRESETS), label="Preset", elem_id="train-preset")
-                c["about"] = gr.Markdown()
-                c["family"] = gr.Dropdown([(label, key) for key, label in studio.FAMILIES.items()],
-                                          value="mlp-gan", label="Model")
-                c["dataset"] = gr.Dropdown([(studio.data_description(key), key) for key in studio.DATASETS],
-                                           value="mnist", label="Data")
-                c["loss"] = gr.Dropdown(list(studio.GAN_LOSSES), value="bce", label="GAN loss")
-                c["lr"] = gr.Number(studio.DEFAULT_LR, minimum=studio.MIN_LR, maximum=studio.MAX_LR,
-                                    label="Learning rate (Adam)")
-                c["batch"] = gr.Slider(studio.MIN_BATCH, studio.MAX_BATCH, studio.DEFAULT_BATCH, step=8,
-                                       label="Batch size")
-                c["seconds"] = gr.Slider(studio.MIN_SECONDS, studio.MAX_SECONDS, studio.DEFAULT_SECONDS, step=5,
-                                         label="Seconds of training", elem_id="train-seconds")
-                c["seed"] = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
-                c["mode_seeking"] = gr.Slider(0, studio.MAX_MODE_SEEKING, 0, step=0.1,
-                                              label="Mode-seeking weight (GANs; MSGAN, 0 = off)")
-                c["beta"] = gr.Slider(0, studio.MAX_BETA, 1, step=0.1, label="β, the weight of the KL term (VAE)")
-                with gr.Row():
-                    c["start"] = gr.Button("Train", variant="primary", elem_id="train-start")
-                    c["pause"] = gr.Button("Pause", size="sm")
-                    c["resume"] = gr.Button("Resume", size="sm")
-                    c["stop"] = gr.Button("Stop", size="sm")
+                settings = settings_column()
             with gr.Column(scale=3, min_width=320):
-                c["grid"] = gr.Image(label="Samples from the same latents", type="pil", format="png",
-                                     interactive=False, elem_id="train-grid", elem_classes="pixelated")
-                c["diversity"] = gr.Markdown(elem_id="train-diversity")
-                c["plot"] = gr.LinePlot(x="step", y="value", color="loss", label="Losses", height=240,
-                                        elem_id="train-losses")
-                c["status"] = gr.JSON(label="Status", elem_id="train-status")
-                c["gif"] = gr.Image(label="The samples over training", type="filepath", interactive=False,
-                                    buttons=["download"], elem_classes="pixelated")
-    return c
+                shown = progress_column()
+    return TrainTab(**settings, **shown)
 
 
-def wire(c: dict, gan_picker: gr.Dropdown, vae_picker: gr.Dropdown) -> None:
-    settings = [c[key] for key in ("family", "dataset", "loss", "lr", "batch", "seconds", "seed", "beta",
-                                   "mode_seeking")]
+def wire(c: TrainTab, gan_picker: gr.Dropdown, vae_picker: gr.Dropdown) -> None:
+    """When this changes, that follows."""
     trained = gr.State([])  # this visitor's trained models, most recent last
-    run = c["start"].click(train, settings, [c["status"], c["grid"], c["plot"], c["diversity"], c["gif"]],
-                           api_name="train", preprocess=False, show_progress="full", show_progress_on=[c["grid"]],
-                           **TRAIN)
-    run.success(join_pickers, [c["status"], trained], [gan_picker, vae_picker, trained], api_visibility="private",
-                **NO_PROGRESS)
-    for action in ("pause", "resume", "stop"):
-        c[action].click(for_session(getattr(studio, action)), **CONTROL)
-    c["preset"].change(preset, c["preset"], [c[key] for key in ("family", "dataset", "loss", "lr", "batch",
-                                                                 "seconds", "mode_seeking", "about")],
-                       api_visibility="private", **NO_PROGRESS)
+    # Train: the run streams its progress (progress shown on the grid: the place in line, then the run's time);
+    # its model then joins this visitor's GAN or VAE picker.
+    c.start.click(train, c.named(SETTINGS), c.named(PROGRESS), api_name="train", preprocess=False,
+                  show_progress="full", show_progress_on=[c.grid], **TRAIN
+                  ).success(join_pickers, [c.status, trained], [gan_picker, vae_picker, trained], **QUIET)
+    # Pause, Resume and Stop steer this visitor's run.
+    c.pause.click(for_session(studio.pause), **CONTROL)
+    c.resume.click(for_session(studio.resume), **CONTROL)
+    c.stop.click(for_session(studio.stop), **CONTROL)
+    # A preset sets the run's settings and says what to look for.
+    c.preset.change(preset, c.preset, c.named(PRESET_FIELDS) + [c.about], **QUIET)
 
 
 def tab(gan_picker: gr.Dropdown, vae_picker: gr.Dropdown) -> None:
