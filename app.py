@@ -35,7 +35,7 @@ from aigc.ui.common import NO_PROGRESS  # noqa: E402
 # Focus: Gradio draws no ring on sliders, checkboxes or tabs; every control reached by keyboard gets one, in an orange
 # that reads on the page (700 on white, 400 on dark: 4.5:1), which the selected tab's name takes too.  Figures (aigc.studio.figures) are transparent with
 # black ink: in dark mode their pixels are turned over (hue kept), so the ink is light on the dark page.
-# Phone: flex children may shrink below their content (Gradio's min-widths are wider than a phone), long words wrap.
+# Phone: a long word (a seed, a model's repo id) wraps rather than widen the page.
 CSS = """
 .pixelated img { image-rendering: pixelated; }
 .fit-content .fixed-height { min-height: 0 !important; max-height: none !important; }
@@ -49,7 +49,6 @@ CSS = """
 .dark :is(#vae-map, #compare-curves) img { filter: invert(1) hue-rotate(180deg); }
 @media (max-width: 640px) {
     .gradio-container { overflow-wrap: anywhere; }
-    .gradio-container .row > *, .gradio-container .column > * { min-width: 0 !important; }
 }
 """
 MAX_FILE_SIZE = "20mb"
