@@ -478,7 +478,7 @@ def tab(demo: gr.Blocks) -> gr.Dropdown:
     """The tab -> its model picker (a model trained in the Train tab joins it)."""
     models = studio.vae_models()
     start = Start.of(models)
-    with gr.Tab("VAE", id="vae"):
+    with gr.Tab("VAE", id="vae", elem_id="vae-tab"):
         available = family_available(models, "VAEs", "one from the Hub can still be loaded below")
         ui = layout(models, start)
     wire(demo, ui, available)
