@@ -402,9 +402,10 @@ def candidates_html(c: Candidates) -> str:
             f'{"".join(rows)}</div>')
 
 
+# the drawn token in the page's own text colour (bold, underlined, "◀ drawn"): readable on a light or dark page
 CANDIDATES_CSS = """
 .aigc-candidates > div { display: grid; grid-template-columns: 9em 1fr 9em; gap: 0.5em; align-items: center; }
-.aigc-candidates > div.drawn code { color: #dc2626; font-weight: bold; }
+.aigc-candidates > div.drawn code { font-weight: bold; text-decoration: underline; }
 .aigc-candidates .bars { display: flex; flex-direction: column; gap: 2px; }
 .aigc-candidates .bar { display: block; height: 0.55em; min-width: 1px; border-radius: 2px; }
 .aigc-candidates .legend { font-size: 0.85em; }
