@@ -14,10 +14,10 @@ pytestmark = pytest.mark.browser
 
 def opened(browser, url: str, **options):
     page = browser.new_page(**options)
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(120_000)  # the first picture waits for the directions to be measured
     page.goto(url)
     page.locator("#gan-picture img").wait_for()
-    page.wait_for_function("() => document.querySelectorAll('#gan-strip8 img').length === 1")
+    page.locator("#gan-strip1 img").wait_for()
     return page
 
 
@@ -100,7 +100,7 @@ def test_the_picture_says_what_it_shows_and_the_strips_take_no_focus(page):
     page.wait_for_function("() => document.querySelector('#gan-picture img').alt.includes('seed')")
     alt = page.locator("#gan-picture img").get_attribute("alt")
     assert alt.startswith("A picture drawn by gan-fashion: class ") and "truncation" in alt
-    assert page.locator("#gan-strip3 img").get_attribute("alt") == "Direction 3 from -3 to +3"
+    assert page.locator("#gan-strip1 img").get_attribute("alt").startswith("Direction 1: ")  # named by its effect
     assert page.locator(".gan-strip button, .gan-strip [tabindex]").count() == 0
     # from Direction 1, the keyboard reaches Direction 2 without a stop on the strip between them
     page.locator("#gan-d1 input[type=range]").focus()
@@ -139,17 +139,18 @@ def touch_drag(page, selector: str, fraction: float) -> None:
 def test_on_a_phone_the_picture_stays_in_view_while_a_direction_is_dragged(browser, app_url):
     phone = opened(browser, app_url, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     try:
-        phone.locator("#gan-d8").scroll_into_view_if_needed()
-        picture = phone.locator("#gan-picture img").bounding_box()
-        d8 = phone.locator("#gan-d8").bounding_box()
+        last = max(i for i in range(1, 9) if phone.locator(f"#gan-d{i}").is_visible())  # the lowest slider shown
+        slider = phone.locator(f"#gan-d{last}")
+        slider.scroll_into_view_if_needed()
+        picture, moved = phone.locator("#gan-picture img").bounding_box(), slider.bounding_box()
         assert picture["y"] >= -1 and picture["y"] + picture["height"] <= 844, picture  # whole, on screen
-        assert d8["y"] + d8["height"] <= 844 and d8["y"] >= picture["y"] + picture["height"] - 1
+        assert moved["y"] + moved["height"] <= 844 and moved["y"] >= picture["y"] + picture["height"] - 1
         before = src(phone, "#gan-picture img")
-        touch_drag(phone, "#gan-d8", 0.8)
+        touch_drag(phone, f"#gan-d{last}", 0.8)
         changes(phone, "#gan-picture img", before)
-        assert latent(phone)["offsets"][7] > 0
+        assert latent(phone)["offsets"][last - 1] > 0
         ARTIFACTS.mkdir(exist_ok=True)
-        phone.locator("#gan-d8").scroll_into_view_if_needed()
+        slider.scroll_into_view_if_needed()
         phone.screenshot(path=ARTIFACTS / "gan-phone.png")
     finally:
         phone.close()

@@ -101,7 +101,8 @@ def test_preview_strips_sweep_each_direction_from_minus_3_to_plus_3_in_one_pass(
     frames = gan.PREVIEW_FRAMES
     for direction, strip in enumerate(strips):
         assert strip.size == ((frames * 29 + 1) * gan.PREVIEW_SCALE, 30 * gan.PREVIEW_SCALE)
-        cells = [pixels(strip)[2:2 + size, (1 + 29 * i) * 2:(1 + 29 * i) * 2 + size] for i in range(frames)]
+        grey = pixels(strip.convert("L"))  # in colour: the frame round the cell at the slider's value
+        cells = [grey[2:2 + size, (1 + 29 * i) * 2:(1 + 29 * i) * 2 + size] for i in range(frames)]
         # the middle frame is the picture with every slider at 0, the ends are offsets -3 and +3
         expected = [gan.generate(GAN, 2, 9, 0.7, offsets(direction, v), "GANSpace") for v in (-3.0, 0.0, 3.0)]
         for cell, picture in zip([cells[0], cells[frames // 2], cells[-1]], expected):
@@ -233,7 +234,8 @@ def test_every_view_follows_the_point_as_the_studio_draws_it():
     strips = tab.preview_strips(here)
     assert len(strips) == gan.NUM_DIRECTIONS and all(strip.startswith('<img src="data:image/png;base64,')
                                                      for strip in strips)
-    assert 'alt="Direction 3 from -3 to +3"' in strips[2]
+    label = tab.slider_label(3, gan.direction_names(GAN, "GANSpace")[2])  # "Direction 3: thicker", say
+    assert f'alt="{label}, from -3 to +3, marked at +0"' in strips[2]
 
 
 def test_the_picture_says_what_it_shows():

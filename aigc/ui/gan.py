@@ -1,12 +1,12 @@
 """The GAN tab: a picture that follows every control as it moves, with a preview strip per direction.
 
-How it is wired (:func:`wire`): every control feeds one hidden value, the *point* (the values of
-``/gan_generate``'s parameters, in its order).  The picture follows the point through the page's own call of
-``/gan_generate`` (direct_call.js); the strips, the grid, the latent JSON and the picture's text alternative
-follow it as server events that read the point alone.  Why one input: Gradio's page keeps the loading status
-of every input of every finished server event and refreshes all of them at each later status change of any
-event (and resets each input's status when an event starts); events that read fourteen controls made every
-later event, and the picture, several times slower.
+How it is wired (:func:`wire`): the picture follows every control at once, through the page's own call of
+``/gan_generate`` (direct_call.js).  Once the controls rest, they set one hidden value, the *point* (the values
+of ``/gan_generate``'s parameters, in its order); the strips, the grid, the latent JSON and the picture's text
+alternative follow it as server events that read the point alone.  Why one input: Gradio's page keeps the
+loading status of every input of every finished server event and refreshes all of them at each later status
+change of any event (and resets each input's status when an event starts); events that read fourteen controls
+made every later event, and the picture, several times slower.
 
 Only ``/gan_generate`` and ``/gan_sweep`` are public API; the other events are private to the page.
 """
@@ -32,15 +32,32 @@ DEFAULT_SEED = 42
 DEFAULT_METHOD = studio.METHODS[studio.DEFAULT_METHOD]
 MAX_BATCH = 16
 DIRECT_CALL_JS = (Path(__file__).with_name("direct_call.js")).read_text()
-# The page's point from the controls: their values, as /gan_generate takes them (one output: a list in a list).
-POINT_JS = "(...values) => [values]"
-# What the tab adds to the page's CSS (app.py): on a narrow screen the picture stays at the top while the sliders
-# under it scroll; strips as wide as their cell, with square pixels.
+# The page's point: the controls' values as /gan_generate takes them, once they have rested for SETTLE_MS and the
+# picture's call (direct_call.js keeps it in aigcDirectCalls) is done: so that the views' server work never competes
+# with the next picture while a slider is dragged.  A wait that a later change supersedes ends with no output.
+SETTLE_MS = 200
+POINT_JS = f"""(...values) => new Promise(resolve => {{
+    const settle = globalThis.aigcGanPoint ??= {{}};
+    settle.resolve?.(undefined);
+    clearTimeout(settle.timer);
+    settle.resolve = resolve;
+    settle.timer = setTimeout(async () => {{
+        const drawing = globalThis.aigcDirectCalls?.gan_generate;
+        while (drawing?.busy) await drawing.busy;
+        if (settle.resolve !== resolve) return;
+        settle.resolve = null;
+        resolve([values]);
+    }}, {SETTLE_MS});
+}})"""
+# What the tab adds to the page's CSS (app.py): the picture stays in view while the sliders beside it (under it, on a
+# phone) scroll; each strip two thirds of its row, with square pixels.
 CSS = """
 #gan-stage { position: sticky; top: 0; align-self: flex-start; z-index: 20; background: var(--body-background-fill); }
 @media (max-width: 720px) {
   #gan-picture img { max-height: 34vh; }
 }
+.gan-direction > .gan-strip { flex: 2 1 0 !important; }
+.gan-direction > :first-child { flex: 1 1 0 !important; }
 .gan-strip img { width: 100%; image-rendering: pixelated; display: block; }
 """
 
@@ -72,16 +89,17 @@ def gan_generate(model, label=0, seed=DEFAULT_SEED, truncation=studio.DEFAULT_TR
 @gpu(duration=20)
 @user_errors
 def gan_sweep(model, label=0, seed=DEFAULT_SEED, truncation=studio.DEFAULT_TRUNCATION, direction=1,
-              frames=studio.DEFAULT_FRAMES, method=DEFAULT_METHOD):
-    """An animated GIF of one direction (1 to 8) swept from -3 to +3, with every other slider at 0."""
-    return studio.sweep(model, label, seed, truncation, direction, frames, method)
+              frames=studio.DEFAULT_FRAMES, method=DEFAULT_METHOD, d1=0.0, d2=0.0, d3=0.0, d4=0.0, d5=0.0, d6=0.0,
+              d7=0.0, d8=0.0):
+    """An animated GIF of one direction (1 to 8) swept from -3 to +3; d1..d8: where the other sliders are."""
+    return studio.sweep(model, label, seed, truncation, direction, frames, method, [d1, d2, d3, d4, d5, d6, d7, d8])
 
 
 @user_errors
 def animate(point, direction, frames):
     """The sweep of one direction at the page's point."""
-    model, label, seed, truncation, _, method = unpacked(point)
-    return gan_sweep(model, label, seed, truncation, direction, frames, method)
+    model, label, seed, truncation, offsets, method = unpacked(point)
+    return gan_sweep(model, label, seed, truncation, direction, frames, method, *offsets)
 
 
 # --- what follows the point --------------------------------------------------------------------------------------
@@ -97,10 +115,29 @@ def unpacked(point) -> tuple:
 @gpu(duration=10)
 @user_errors
 def preview_strips(point) -> list[str]:
-    """Each direction's strip from -3 to +3 at this point, as an <img> that says what it shows."""
-    model, label, seed, truncation, _, method = unpacked(point)
-    strips = studio.preview_strips(model, label, seed, truncation, method)
-    return [strip_html(strip, f"Direction {i} from -3 to +3") for i, strip in enumerate(strips, start=1)]
+    """Each direction's strip from -3 to +3 at this point, its slider's value marked, as an <img> that says what it
+    shows."""
+    model, label, seed, truncation, offsets, method = unpacked(point)
+    strips = studio.preview_strips(model, label, seed, truncation, method, offsets)
+    names = studio.direction_names(model, method)
+    return [strip_html(strip, f"{slider_label(i, name)}, from -3 to +3, marked at {value:+g}")
+            for i, (strip, name, value) in enumerate(zip(strips, names, studio.checked_offsets(offsets)), start=1)]
+
+
+def slider_label(i: int, name: str | None) -> str:
+    return f"Direction {i}: {name}" if name else f"Direction {i}"
+
+
+@gpu(duration=30)
+@user_errors
+def named_directions(model, method) -> list:
+    """Each direction slider named by what it does (aigc.directions); one whose effect nobody sees is hidden, with
+    its strip -> the sliders, their rows and the sweep's choice of direction."""
+    names = studio.direction_names(model, method)
+    shown = [(slider_label(i, name), i) for i, name in enumerate(names, start=1) if name]
+    return [*(gr.Slider(label=slider_label(i, name)) for i, name in enumerate(names, start=1)),
+            *(gr.Row(visible=bool(name)) for name in names),
+            gr.Dropdown(choices=shown, value=shown[0][1] if shown else 1)]
 
 
 def strip_html(picture, alt: str) -> str:
@@ -132,15 +169,16 @@ def latent_json(point) -> str:
     return studio.state_json(model, label, seed, truncation, offsets, method)
 
 
+@gpu(duration=10)
 @user_errors
 def picture_text(point) -> gr.Image:
     """The picture's text alternative: model, class, seed, ψ and the directions moved."""
     model, label, seed, truncation, offsets, method = unpacked(point)
     state = studio.shared_state(model, label, seed, truncation, offsets, method)
-    moved = [f"direction {i} {value:+g}" for i, value in enumerate(state["offsets"], start=1) if value]
-    shown = ", ".join([f"class {state['class']}"] * (state["class"] is not None)
-                      + [f"seed {state['seed']}", f"truncation {state['truncation']:g}"] + moved)
-    return gr.Image(alt_text=f"A picture drawn by {model}: {shown}")
+    said = [] if state["class"] is None else [f"class {state['class']}"]
+    said += [f"seed {state['seed']}", f"truncation {state['truncation']:g}"]
+    said += [f"direction {i} {value:+g}" for i, value in enumerate(state["offsets"], start=1) if value]
+    return gr.Image(alt_text=f"A picture drawn by {model}: {', '.join(said)}")
 
 
 # --- what sets the controls --------------------------------------------------------------------------------------
@@ -220,6 +258,7 @@ class GanTab:
     method: gr.Radio
     sliders: list[gr.Slider]
     strips: list[gr.HTML]
+    direction_rows: list[gr.Row]  # a slider with its strip
     reset: gr.Button
     picture: gr.Image
     show_grid: gr.Checkbox
@@ -270,9 +309,10 @@ def layout(models: list[str], model_name: str | None, names: list[str]) -> GanTa
                                    elem_id="gan-truncation")
             method = gr.Radio(list(studio.METHODS.values()), value=DEFAULT_METHOD, label="Directions",
                               elem_id="gan-method")
-            sliders, strips = [], []
+            sliders, strips, rows = [], [], []
             for i in range(1, studio.NUM_DIRECTIONS + 1):
-                with gr.Row(equal_height=True):
+                with gr.Row(equal_height=True, elem_classes="gan-direction") as row:
+                    rows.append(row)
                     sliders.append(gr.Slider(-studio.MAX_OFFSET, studio.MAX_OFFSET, value=0, step=0.05,
                                              label=f"Direction {i}", elem_id=f"gan-d{i}", scale=2, min_width=150))
                     strips.append(gr.HTML(js_on_load=None, scale=3, min_width=200, elem_id=f"gan-strip{i}",
@@ -294,7 +334,7 @@ def layout(models: list[str], model_name: str | None, names: list[str]) -> GanTa
         link = gr.Textbox(label="Link to this picture", placeholder="press 🔗 Share", buttons=["copy"],
                           elem_id="gan-link")
     point = gr.JSON(visible=False)
-    return GanTab(model, label, seed, dice, truncation, method, sliders, strips, reset, picture, show_grid, grid,
+    return GanTab(model, label, seed, dice, truncation, method, sliders, strips, rows, reset, picture, show_grid, grid,
                   point, state, restore_button, share_button, link, direction, frames, animate, sweep)
 
 
@@ -314,26 +354,36 @@ def sweep_layout() -> tuple[gr.Dropdown, gr.Slider, gr.Button, gr.Image]:
 # --- the wiring --------------------------------------------------------------------------------------------------
 
 def wire(demo: gr.Blocks, ui: GanTab, available: bool) -> None:
-    """When this changes, that follows.  The page's server events read the point (one input), never the controls."""
+    """When this changes, that follows.  The page's server events read the point (one input), never the controls:
+    Gradio's page keeps the loading status of every input of a finished server event, and refreshes them all at
+    every later status change of any event."""
     gan_work = dict(concurrency_limit=4, concurrency_id="gan")
     # the public endpoints, for API clients and the page's own calls: no event of the page runs them on the server
     gr.on([], gan_generate, ui.controls, ui.picture, api_name="gan_generate", preprocess=False, batch=True,
           max_batch_size=MAX_BATCH, **gan_work)
-    gr.on([], gan_sweep, [ui.model, ui.label, ui.seed, ui.truncation, ui.direction, ui.frames, ui.method], ui.sweep,
-          api_name="gan_sweep", preprocess=False, **HEAVY)  # GIFs never queue before sliders
-    # any control, moved by a hand, a key or the page -> the point (in the page)
-    gr.on([control.change for control in ui.controls], None, ui.controls, ui.point, js=POINT_JS, **QUIET)
-    # the point -> the picture (the page asks /gan_generate itself), then every view, each a server event
-    ui.point.change(None, ui.point, ui.picture, js=f"(point) => ({direct_call_js('gan_generate')})(...point)",
-                    **QUIET)
+    gr.on([], gan_sweep, [ui.model, ui.label, ui.seed, ui.truncation, ui.direction, ui.frames, ui.method, *ui.sliders],
+          ui.sweep, api_name="gan_sweep", preprocess=False, **HEAVY)  # GIFs never queue before sliders
+    # any control, moved by a hand, a key or the page -> the picture at once (the page asks /gan_generate itself),
+    # and once the controls rest, the point
+    drawing = dict(fn=None, inputs=ui.controls, outputs=ui.picture, js=direct_call_js("gan_generate"), **QUIET)
+    pointing = dict(fn=None, inputs=ui.controls, outputs=ui.point, js=POINT_JS, **QUIET)
+    for follower in (drawing, pointing):
+        gr.on([control.change for control in ui.controls], **follower)
+    # the point -> every view, each a server event
     follows_point = dict(trigger_mode="always_last", preprocess=False, **QUIET, **gan_work)
     ui.point.change(preview_strips, ui.point, ui.strips, **follows_point)
     ui.point.change(latent_json, ui.point, ui.state, **follows_point)
     ui.point.change(picture_text, ui.point, ui.picture, **follows_point)
     gr.on([ui.point.change, ui.show_grid.change], seed_grid, [ui.show_grid, ui.point], ui.grid, **follows_point)
-    # the page, once open: the controls a link names (if any), then the point they give
+    # the model and method -> the sliders' names, and which are shown
+    naming = dict(fn=named_directions, inputs=[ui.model, ui.method],
+                  outputs=[*ui.sliders, *ui.direction_rows, ui.direction], **QUIET)
+    gr.on([ui.model.change, ui.method.change], trigger_mode="always_last", **naming)
+    # the page, once open: the controls a link names (if any), then what follows them
     if available:  # without a GAN to draw with, the tab's first line says so; no error
-        demo.load(open_link, None, ui.restorable, **QUIET).then(None, ui.controls, ui.point, js=POINT_JS, **QUIET)
+        opened = demo.load(open_link, None, ui.restorable, **QUIET)
+        for follower in (drawing, pointing, naming):
+            opened.then(**follower)
     ui.restore.click(restore, ui.state, ui.restorable, preprocess=False, **QUIET)
     ui.reset.click(None, js=f"() => Array({studio.NUM_DIRECTIONS}).fill(0)", outputs=ui.sliders, **QUIET)
     ui.dice.click(None, js=random_seed_js(MAX_SEED), outputs=ui.seed, **QUIET)
