@@ -393,9 +393,9 @@ def state_offsets(state: dict, model: str, method: str) -> list[float]:
         raise InputError("\"names\" must be a list of the sliders' names (text, or null for a hidden one)")
     offsets = checked_offsets(offsets)
     if not is_list_of(axes, (int,)) or sorted(abs(axis) for axis in axes) != OLD_AXES:
-        raise InputError(f"\"axes\" must hold each of 1 to {NUM_DIRECTIONS} once, with a sign: {axes!r}")
+        raise InputError(f"\"axes\" must hold each of 1 to {NUM_DIRECTIONS} once, with a sign, not {shown(axes)}")
     along = {abs(axis): value * (1 if axis > 0 else -1) for axis, value in zip(axes, offsets)}
-    return [along[abs(axis)] * (1 if axis > 0 else -1) for axis in sliders(model, method).axes]
+    return [along[abs(axis)] * (1 if axis > 0 else -1) + 0.0 for axis in sliders(model, method).axes]  # no -0.0
 
 
 def is_list_of(values, kinds: tuple) -> bool:
