@@ -275,3 +275,27 @@ def test_the_training_curves_have_a_text_alternative_naming_each_panel():
     assert drawn and curves.alt_text == compare.training_curves_text("mnist")
     assert curves.alt_text.startswith("Training curves of ") and all(name in curves.alt_text for name in drawn)
     assert "losses against the training step" in curves.alt_text and reading.startswith("**Reading of the table**")
+
+
+@pytest.mark.browser
+def test_in_the_browser_every_picture_has_its_text_and_a_typed_seed_redraws_the_grids(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(120_000)  # the machine is shared: the comparison queues behind other heavy work
+    page.goto(app_url)
+    page.get_by_role("tab", name="Compare").click()
+    pictures = page.locator("#compare-grids img, #compare-curves img")
+    page.locator("#compare-curves img").wait_for()
+    grids = len(registry().of_dataset("mnist", *GAN_TYPES)) + 2 * len(registry().of_dataset("mnist", "vae")) + 1
+    page.wait_for_function("n => document.querySelectorAll('#compare-grids img').length >= n", arg=grids)
+    alts = [picture.get_attribute("alt") for picture in pictures.all()]
+    assert len(alts) >= grids + 1 and all(alts), alts
+    assert compare.training_curves_text("mnist") in alts and "real: held-out test images" in alts
+    first = page.locator("#compare-grids img").first.get_attribute("src")
+    seed = page.locator("#compare-seed input")
+    seed.fill("7")  # typed, no Enter: the grids follow
+    page.wait_for_function("src => document.querySelector('#compare-grids img').src !== src", arg=first)
+    typed = page.locator("#compare-grids img").first.get_attribute("src")
+    seed.press("ArrowUp")  # and the arrow keys: seed 8
+    page.wait_for_function("src => document.querySelector('#compare-grids img').src !== src", arg=typed)
+    assert seed.input_value() == "8"
+    page.close()

@@ -104,7 +104,7 @@ def layout() -> CompareTab:
     with gr.Row(equal_height=True):
         dataset = gr.Dropdown([(label, name) for name, label in DATASET_LABELS.items()], value="mnist",
                               label="Dataset", scale=2)
-        seed = gr.Number(0, precision=0, label="Seed", scale=2)
+        seed = gr.Number(0, precision=0, label="Seed", scale=2, elem_id="compare-seed")
         dice = gr.Button("🎲 Random", scale=0, min_width=110)
         share_button = gr.Button("🔗 Share", scale=0, min_width=110)
         link = gr.Textbox(label="Link to this comparison", placeholder="press 🔗 Share", buttons=["copy"],
