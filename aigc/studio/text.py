@@ -297,11 +297,11 @@ def confidence_css() -> str:
     lines = {"none": "none", "dotted": f"underline dotted {TOKEN_TEXT} 2px",
              "solid": f"underline solid {TOKEN_TEXT} 2px", "double": f"underline double {TOKEN_TEXT} 3px"}
     bands = "\n".join(f".t.b{i} {{ background: {b.colour}; color: {TOKEN_TEXT}; text-decoration: {lines[b.underline]}; "
-                       "text-underline-offset: 3px; }" for i, b in enumerate(BANDS))
+                       "text-underline-offset: 2px; }" for i, b in enumerate(BANDS))
     return f"""
 .tokens {{ white-space: pre-wrap; font-family: ui-monospace, monospace; line-height: 1.9; max-height: 32em;
           overflow-y: auto; padding: 2px; }}
-.t {{ cursor: pointer; border-radius: 2px; }}
+.t {{ cursor: pointer; border-radius: 2px; padding-bottom: 5px; }}  /* the underline inside the colour, on any page */
 {bands}
 .legend .t {{ padding: 0 0.3em; margin-right: 0.2em; }}
 .t:focus-visible {{ outline: 3px solid var(--color-accent, #f97316); outline-offset: 1px; }}
