@@ -18,8 +18,8 @@ from aigc.studio import compare as compare_studio
 from aigc.studio import gan, vae
 from aigc.studio.models import registry
 from aigc.ui import gan as gan_ui
-from aigc.ui.common import linked_fields
 from aigc.ui import vae as vae_ui
+from aigc.ui.common import linked_fields
 
 GAN, VAE = "gan-mnist", "vae-mnist"
 CHROMIUM = "/usr/bin/chromium"
