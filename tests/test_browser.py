@@ -26,7 +26,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def page(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(120_000)  # the first GAN picture waits for the directions to be measured
     page.goto(app_url)
     return page
 

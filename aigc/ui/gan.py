@@ -159,7 +159,7 @@ def seed_grid(show, point):
 @user_errors
 def seed_grid_picture(point):
     model, label, seed, truncation, offsets, method = unpacked(point)
-    return gr.Image(studio.grid(model, label, seed, truncation, offsets, method), visible=True)
+    return gr.Image(studio.grid(model, label, seed, truncation, offsets, method), format="png", visible=True)
 
 
 @gpu(duration=10)
