@@ -156,7 +156,7 @@ def test_the_gif_keeps_at_most_its_frames_evenly_spaced():
     gif.add(200, last=True)
     frames = gif.kept
     assert frames[-1] == 200 and len(frames) <= studio.GIF_FRAMES and frames[0] == 0 and frames == sorted(frames)
-    gaps = {b - a for a, b in zip(frames, frames[1:-1])}
+    gaps = {b - a for a, b in zip(frames, frames[1:-1], strict=False)}
     assert len(gaps) == 1
 
 

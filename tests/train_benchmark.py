@@ -10,8 +10,8 @@ memory is read before the first training and after the last.
 
 import statistics
 import sys
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -48,16 +48,10 @@ def main(seconds: int) -> None:
         idle = latencies(bystander, lambda: time.monotonic() > idle_end, 1000)
         print(f"bystander /gan_generate, idle: {summary(idle)}; app peak memory {peak_rss_mb(process):.0f} MB")
         for family in FAMILIES:
-            done = threading.Event()
-            result = {}
-
-            def train():
-                result["last"] = trainer.predict(family=family, seconds=seconds, api_name="/train")
-                done.set()
-
-            threading.Thread(target=train, daemon=True).start()
-            busy = latencies(bystander, done.is_set, 2000)
-            status = result["last"][0]
+            with ThreadPoolExecutor(1) as pool:
+                training = pool.submit(trainer.predict, family=family, seconds=seconds, api_name="/train")
+                busy = latencies(bystander, training.done, 2000)
+                status = training.result()[0]
             ratio = statistics.median(busy) / statistics.median(idle)
             print(f"{family}: {status['step']} steps in {status['seconds']} s = "
                   f"{status['step'] / status['seconds']:.1f} steps/s; bystander while training: {summary(busy)}, "
