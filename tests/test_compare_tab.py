@@ -94,10 +94,10 @@ def test_the_table_has_one_row_per_model_with_its_stored_values_formatted(mnist)
     expected = registry().of_dataset("mnist", *GAN_TYPES, "vae")
     assert sorted(row[0] for row in mnist.rows) == sorted(expected) and len(mnist.rows) == len(expected)
     keys = [key for _, key, _ in compare.METRICS]
-    for row, values in zip(mnist.rows, mnist.metrics):
+    for row, values in zip(mnist.rows, mnist.metrics, strict=True):
         assert values["model"] == row[0]
         stored = stored_metrics(row[0])
-        for key, cell in zip(keys, row[2:]):
+        for key, cell in zip(keys, row[2:], strict=True):
             value = stored.get(key)
             if isinstance(value, (int, float)):
                 assert cell == compare.METRICS[keys.index(key)][2].format(value) and values[key] == value

@@ -189,8 +189,8 @@ def stream(prompt: str | None = "", max_new_tokens=DEFAULT_NEW_TOKENS, temperatu
 
 
 def last(continuations: Iterator[Continuation]) -> Continuation:
-    for continuation in continuations:
-        pass
+    """The last of a stream (the stream grows one Continuation in place)."""
+    *_, continuation = continuations
     return continuation
 
 
@@ -284,7 +284,7 @@ def confidence_html(c: Continuation | None) -> str:
         return head
     first = len(c.prompt_pieces) if c.pieces else 0
     spans = [token_span(i, piece, "the prompt", "p", i == first) for i, piece in enumerate(c.prompt_pieces)]
-    for n, (piece, p) in enumerate(zip(c.pieces, c.probabilities)):
+    for n, (piece, p) in enumerate(zip(c.pieces, c.probabilities, strict=True)):
         i = len(c.prompt_pieces) + n
         spans.append(token_span(i, piece, f"{p:.1%}: {BANDS[band(p)].label}", f"b{band(p)}", i == first))
     label = "The prompt and the continuation, token by token"
@@ -373,7 +373,7 @@ def next_token(prompt: str | None = "", temperature=DEFAULT_TEMPERATURE, top_k=0
     continuation = last(stream(prompt, 1, temperature, top_k, top_p, seed, model))
     c = candidates(continuation, 0)
     listed = [{"token": token, "p": p, "p_filtered": p_filtered}
-              for token, p, p_filtered in zip(c.tokens, c.before, c.after)]
+              for token, p, p_filtered in zip(c.tokens, c.before, c.after, strict=True)]
     return {"token": c.tokens[c.drawn], "seed": continuation.seed, "candidates": listed}
 
 
@@ -388,7 +388,7 @@ def candidates_html(c: Candidates) -> str:
     colours, light or dark.
     """
     rows = []
-    for i, (label, before, after) in enumerate(zip(c.labels, c.before, c.after)):
+    for i, (label, before, after) in enumerate(zip(c.labels, c.before, c.after, strict=True)):
         drawn = ' class="drawn"' if i == c.drawn else ""
         rows.append(
             f'<div{drawn} title="{html.escape(label)}: {before:.4f} by the model, {after:.4f} after the settings">'

@@ -10,8 +10,16 @@ import pandas as pd
 
 from aigc.studio import MAX_SEED, gpu, share
 from aigc.studio import compare as studio
-from aigc.ui.common import (HEAVY, QUIET, family_available, linked_state, random_seed_js, unchanged, user_errors,
-                            wire_share)
+from aigc.ui.common import (
+    HEAVY,
+    QUIET,
+    family_available,
+    linked_state,
+    random_seed_js,
+    unchanged,
+    user_errors,
+    wire_share,
+)
 
 DATASET_LABELS = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
 LIVE_NOTE = (

@@ -12,8 +12,19 @@ import gradio as gr
 
 from aigc.studio import gpu, number, share
 from aigc.studio import text as studio
-from aigc.ui.common import (HEAVY, QUIET, USER_ERRORS, family_available, for_page, hub_model_field, linked_state,
-                            preferred, unchanged, user_errors, wire_share)
+from aigc.ui.common import (
+    HEAVY,
+    QUIET,
+    USER_ERRORS,
+    family_available,
+    for_page,
+    hub_model_field,
+    linked_state,
+    preferred,
+    unchanged,
+    user_errors,
+    wire_share,
+)
 
 REFRESH_S = 0.05  # at most 20 updates a second, so that a fast model does not flood the browser
 COLOURED_REFRESH_S = 1.0
