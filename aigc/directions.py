@@ -150,7 +150,7 @@ def effect(axis: int, change: torch.Tensor, visible: torch.Tensor, keys: list[st
     best = int(ratios.abs().argmax())
     sign = -1 if ratios[best] < 0 else 1
     size = float(ratios[best].abs())
-    changes = {key: round(float(value) * sign, 4) for key, value in zip(keys, change)}
+    changes = {key: round(float(value) * sign, 4) for key, value in zip(keys, change, strict=True)}
     return Effect(axis, sign, name(ratios * sign, class_names) if size >= 1 else None, round(size, 4), changes)
 
 

@@ -13,9 +13,8 @@ from PIL import Image
 
 from aigc.images import to_pil
 from aigc.latent import ganspace_directions, sefa_directions, truncate
-from aigc.studio import InputError, share
+from aigc.studio import InputError, gan, share, vae
 from aigc.studio import compare as compare_studio
-from aigc.studio import gan, vae
 from aigc.studio.models import registry
 from aigc.ui import gan as gan_ui
 from aigc.ui import vae as vae_ui

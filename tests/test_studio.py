@@ -61,7 +61,7 @@ def test_gan_sliders_are_named_strongest_first_and_every_named_one_visibly_chang
     assert names == sorted(names, key=lambda name: name is None)  # hidden ones last
     sizes = [effect.size for effect in sliders.effects]
     assert sizes == sorted(sizes, reverse=True)
-    assert all((name is None) == (size < 1) for name, size in zip(names, sizes))
+    assert all((name is None) == (size < 1) for name, size in zip(names, sizes, strict=True))
     for k, name in enumerate(names):
         if name is None:
             continue
@@ -77,7 +77,7 @@ def test_each_gan_slider_moves_one_of_the_methods_own_directions_turned_as_its_n
     found = sefa_directions(registry().get(GAN), gan.NUM_DIRECTIONS)[0]
     sliders = gan.sliders(GAN, "SeFa")
     assert sorted(map(abs, sliders.axes)) == list(range(1, gan.NUM_DIRECTIONS + 1))
-    for row, axis in zip(sliders.directions, sliders.axes):
+    for row, axis in zip(sliders.directions, sliders.axes, strict=True):
         torch.testing.assert_close(row, found[abs(axis) - 1] * (1 if axis > 0 else -1))
     assert gan.directions(GAN, "SeFa") is sliders.directions  # measured once, cached
 
@@ -129,7 +129,7 @@ def test_each_gan_strip_frames_the_picture_at_its_sliders_value():
     shown = pixels(gan.generate(GAN, 5, 3, 0.7, point))[::gan.SCALE, ::gan.SCALE]
     scale, cell = gan.PREVIEW_SCALE, 29  # 28 px and 1 px of padding
     mark = np.array([round(channel * 255) for channel in gan.MARK_COLOUR])
-    for k, (strip, value) in enumerate(zip(strips, point)):
+    for k, (strip, value) in enumerate(zip(strips, point, strict=True)):
         assert strip.mode == "RGB"
         grid = pixels(strip)[::scale, ::scale]
         framed = [i for i in range(gan.PREVIEW_FRAMES) if (grid[0, i * cell + 1:(i + 1) * cell] == mark).all()]

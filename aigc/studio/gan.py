@@ -265,7 +265,7 @@ def preview_strips(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION
     images = gan.generate(path, None if labels is None else labels.expand(len(path)))
     strips = images.reshape(NUM_DIRECTIONS, count, *images.shape[1:])
     return [to_pil(framed(make_grid(strip, count, padding=1, pad_value=1.0), int(cell), strip.shape[-1]),
-                   PREVIEW_SCALE) for strip, cell in zip(strips, marked)]
+                   PREVIEW_SCALE) for strip, cell in zip(strips, marked, strict=True)]
 
 
 def framed(strip: torch.Tensor, cell: int, size: int) -> torch.Tensor:
@@ -394,7 +394,7 @@ def state_offsets(state: dict, model: str, method: str) -> list[float]:
     offsets = checked_offsets(offsets)
     if not is_list_of(axes, (int,)) or sorted(abs(axis) for axis in axes) != OLD_AXES:
         raise InputError(f"\"axes\" must hold each of 1 to {NUM_DIRECTIONS} once, with a sign, not {shown(axes)}")
-    along = {abs(axis): value * (1 if axis > 0 else -1) for axis, value in zip(axes, offsets)}
+    along = {abs(axis): value * (1 if axis > 0 else -1) for axis, value in zip(axes, offsets, strict=True)}
     return [along[abs(axis)] * (1 if axis > 0 else -1) + 0.0 for axis in sliders(model, method).axes]  # no -0.0
 
 
