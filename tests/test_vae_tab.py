@@ -15,7 +15,7 @@ from aigc.data import CLASS_NAMES, held_out
 from aigc.studio import InputError, latent_map, vae
 from aigc.ui import vae as ui
 
-VAE_2D, VAE_16D = "vae-mnist-2d", "vae-mnist"
+VAE_2D, VAE_32D = "vae-mnist-2d", "vae-mnist"
 CELL = 28 * latent_map.CELL_SCALE
 
 
@@ -75,8 +75,8 @@ def test_a_click_on_the_manifold_decodes_the_cell_under_the_cursor():
 
 
 def test_the_manifold_needs_a_2d_vae_and_a_real_click():
-    with pytest.raises(InputError, match="16-d latent space"):
-        latent_map.click_manifold(VAE_16D, [10, 10])
+    with pytest.raises(InputError, match="32-d latent space"):
+        latent_map.click_manifold(VAE_32D, [10, 10])
     with pytest.raises(InputError, match="pixel coordinates"):
         latent_map.click_manifold(VAE_2D, "middle")
     with pytest.raises(InputError, match="Unknown model"):
@@ -85,7 +85,7 @@ def test_the_manifold_needs_a_2d_vae_and_a_real_click():
 
 # --- the map of the test codes -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("model", [VAE_2D, VAE_16D])
+@pytest.mark.parametrize("model", [VAE_2D, VAE_32D])
 def test_the_map_has_one_colour_per_class_and_a_legend(model):
     view = latent_map.latent_map(model)
     assert view.class_names == tuple(CLASS_NAMES["mnist"])
@@ -122,42 +122,42 @@ def test_a_click_on_the_map_decodes_the_code_under_the_cursor():
 
 
 def test_a_click_on_the_pca_map_decodes_a_point_of_the_plane():
-    view = latent_map.latent_map(VAE_16D)
+    view = latent_map.latent_map(VAE_32D)
     torch.testing.assert_close(view.components @ view.components.T, torch.eye(2), atol=1e-5, rtol=0)
     assert 0 < view.explained[1] <= view.explained[0] < 1
     point = view.coords[0]
     x, y = view.plane_to_pixels(point).tolist()[0]
-    _, z = latent_map.click_map(VAE_16D, [x, y])
-    assert z.shape == (16,)
+    _, z = latent_map.click_map(VAE_32D, [x, y])
+    assert z.shape == (32,)
     torch.testing.assert_close(view.to_plane(z)[0], point, atol=1e-4, rtol=0)
     with pytest.raises(InputError, match="NaN"):
-        latent_map.click_map(VAE_16D, [float("nan"), 3])
+        latent_map.click_map(VAE_32D, [float("nan"), 3])
 
 
 @pytest.mark.parametrize("mode", ["lerp", "slerp"])
 def test_the_pca_path_has_a_point_per_frame_from_a_to_b(mode):
     a, b = drawing(), drawing("bar")
-    model, path = vae.latent_path(VAE_16D, a, b, 7, mode)
-    assert path.shape == (7, 16)
-    on_map = latent_map.path_pixels(VAE_16D, path)
+    model, path = vae.latent_path(VAE_32D, a, b, 7, mode)
+    assert path.shape == (7, 32)
+    on_map = latent_map.path_pixels(VAE_32D, path)
     assert on_map.shape == (7, 2)
-    _, x = vae.encode_pair(VAE_16D, a, b)
+    _, x = vae.encode_pair(VAE_32D, a, b)
     with torch.inference_mode():
-        ends = latent_map.path_pixels(VAE_16D, model.encode(x)[0])
+        ends = latent_map.path_pixels(VAE_32D, model.encode(x)[0])
     torch.testing.assert_close(on_map[[0, -1]], ends, atol=1e-3, rtol=0)
-    assert len(latent_map.path_pixels(VAE_16D, vae.path_codes(VAE_16D, a, b, 1000))) == vae.MAX_STEPS
-    base, drawn = latent_map.latent_map(VAE_16D).picture, latent_map.map_picture(VAE_16D, path)
+    assert len(latent_map.path_pixels(VAE_32D, vae.path_codes(VAE_32D, a, b, 1000))) == vae.MAX_STEPS
+    base, drawn = latent_map.latent_map(VAE_32D).picture, latent_map.map_picture(VAE_32D, path)
     assert drawn.size == base.size and not np.array_equal(pixels(drawn), pixels(base))
-    assert np.array_equal(pixels(latent_map.map_picture(VAE_16D, None)), pixels(base))
+    assert np.array_equal(pixels(latent_map.map_picture(VAE_32D, None)), pixels(base))
 
 
 # --- samples from the prior --------------------------------------------------------------------------
 
 def test_prior_samples_are_fixed_by_the_seed():
-    first = vae.sample_tensors(VAE_16D, 16, 1.0, seed=3)
+    first = vae.sample_tensors(VAE_32D, 16, 1.0, seed=3)
     assert first.shape == (16, 1, 28, 28) and 0 <= first.min() and first.max() <= 1
-    torch.testing.assert_close(vae.sample_tensors(VAE_16D, 16, 1.0, seed=3), first, atol=0, rtol=0)
-    assert not torch.equal(vae.sample_tensors(VAE_16D, 16, 1.0, seed=4), first)
+    torch.testing.assert_close(vae.sample_tensors(VAE_32D, 16, 1.0, seed=3), first, atol=0, rtol=0)
+    assert not torch.equal(vae.sample_tensors(VAE_32D, 16, 1.0, seed=4), first)
     assert not torch.equal(first[0], first[1])
 
 
@@ -170,16 +170,16 @@ def test_temperature_0_decodes_the_priors_mean_every_time():
 
 
 def test_sample_grid_and_limits():
-    grid = vae.sample(VAE_16D, 16, 0.8, 1)
+    grid = vae.sample(VAE_32D, 16, 0.8, 1)
     side = (4 * 30 + 2) * vae.SAMPLE_SCALE  # 4 × 4 samples of 28 px, 2 px apart
     assert grid.size == (side, side)
-    assert len(vae.sample_tensors(VAE_16D, 10**12)) == vae.MAX_SAMPLES
-    assert len(vae.sample_tensors(VAE_16D, -5)) == vae.MIN_SAMPLES
-    torch.testing.assert_close(vae.sample_tensors(VAE_16D, 4, 1e9, 2), vae.sample_tensors(VAE_16D, 4, 2.0, 2))
+    assert len(vae.sample_tensors(VAE_32D, 10**12)) == vae.MAX_SAMPLES
+    assert len(vae.sample_tensors(VAE_32D, -5)) == vae.MIN_SAMPLES
+    torch.testing.assert_close(vae.sample_tensors(VAE_32D, 4, 1e9, 2), vae.sample_tensors(VAE_32D, 4, 2.0, 2))
     with pytest.raises(InputError, match="temperature"):
-        vae.sample_tensors(VAE_16D, 4, float("nan"))
+        vae.sample_tensors(VAE_32D, 4, float("nan"))
     with pytest.raises(InputError, match="seed"):
-        vae.sample(VAE_16D, 4, 1.0, "lucky")
+        vae.sample(VAE_32D, 4, 1.0, "lucky")
     with pytest.raises(InputError, match="Unknown model"):
         vae.sample("gan-mnist")
 
@@ -188,24 +188,24 @@ def test_sample_grid_and_limits():
 
 def test_reconstructions_are_the_first_and_last_frames():
     a, b = drawing(), drawing("bar")
-    recon_a, recon_b = vae.reconstructions(VAE_16D, a, b)
-    frames, _ = vae.interpolate(VAE_16D, a, b, steps=5)
+    recon_a, recon_b = vae.reconstructions(VAE_32D, a, b)
+    frames, _ = vae.interpolate(VAE_32D, a, b, steps=5)
     assert np.array_equal(pixels(recon_a), pixels(frames[0])) and np.array_equal(pixels(recon_b), pixels(frames[-1]))
 
 
 def test_the_map_shows_without_pictures_and_bad_models_are_errors(tmp_path):
-    recon_a, recon_b, picture = ui.latent_views(VAE_16D, None, None)
+    recon_a, recon_b, picture = ui.latent_views(VAE_32D, None, None)
     assert recon_a is None and recon_b is None
-    assert np.array_equal(pixels(picture), pixels(latent_map.latent_map(VAE_16D).picture))
+    assert np.array_equal(pixels(picture), pixels(latent_map.latent_map(VAE_32D).picture))
     drawing().save(tmp_path / "a.png")
     drawing("bar").save(tmp_path / "b.png")
     upload = {"path": str(tmp_path / "a.png")}, {"path": str(tmp_path / "b.png")}
-    recon_a, recon_b, with_path = ui.latent_views(VAE_16D, *upload, 6, "slerp")
+    recon_a, recon_b, with_path = ui.latent_views(VAE_32D, *upload, 6, "slerp")
     assert recon_a.size == (224, 224) and not np.array_equal(pixels(with_path), pixels(picture))
     with pytest.raises(gr.Error, match="Unknown model"):
         ui.latent_views("gpt-shakespeare", None, None)
     with pytest.raises(gr.Error, match="temperature"):
-        ui.prior_samples(VAE_16D, "nan")
+        ui.prior_samples(VAE_32D, "nan")
 
 
 def test_a_click_event_decodes_and_labels_the_point():
@@ -213,29 +213,29 @@ def test_a_click_event_decodes_and_labels_the_point():
     update = ui.decode_manifold_click(VAE_2D, gr.SelectData(None, {"index": list(centre), "value": None}))
     z = latent_map.manifold_codes()[2, 11]
     assert update.label == f"Decoded point: z = ({z[0]:+.2f}, {z[1]:+.2f})"
-    with pytest.raises(gr.Error, match="16-d latent space"):
-        ui.decode_manifold_click(VAE_16D, gr.SelectData(None, {"index": list(centre), "value": None}))
+    with pytest.raises(gr.Error, match="32-d latent space"):
+        ui.decode_manifold_click(VAE_32D, gr.SelectData(None, {"index": list(centre), "value": None}))
 
 
 def test_each_picture_is_shown_as_the_model_sees_it(tmp_path):
     """A dark drawing on white is shown light on dark, 28×28 upscaled: exactly what the encoder gets."""
-    seen = vae.as_the_model_sees_it(VAE_16D, drawing("bar"))
-    vae_model = vae.registry().get(VAE_16D, "vae")
+    seen = vae.as_the_model_sees_it(VAE_32D, drawing("bar"))
+    vae_model = vae.registry().get(VAE_32D, "vae")
     expected = vae.to_pil(vae.model_input(vae_model, drawing("bar"), "B"), vae.SCALE)
     assert seen.size == (28 * vae.SCALE, 28 * vae.SCALE) and np.array_equal(pixels(seen), pixels(expected))
     column = pixels(seen)[:, seen.width // 2]
     assert column.max() > 200 and pixels(seen)[:, :20].max() < 30  # a light bar in the middle, dark around it
     drawing().save(tmp_path / "a.png")
-    assert np.array_equal(pixels(ui.model_view(VAE_16D, {"path": str(tmp_path / "a.png")}, what="Image A")),
-                          pixels(vae.as_the_model_sees_it(VAE_16D, drawing())))
-    assert ui.model_view(VAE_16D, None, what="Image A") is None  # cleared: nothing to show, and no error
+    assert np.array_equal(pixels(ui.model_view(VAE_32D, {"path": str(tmp_path / "a.png")}, what="Image A")),
+                          pixels(vae.as_the_model_sees_it(VAE_32D, drawing())))
+    assert ui.model_view(VAE_32D, None, what="Image A") is None  # cleared: nothing to show, and no error
     Image.new("RGB", (50, 50), "white").save(tmp_path / "blank.png")
     with pytest.warns(UserWarning, match="blank"):
-        assert ui.model_view(VAE_16D, {"path": str(tmp_path / "blank.png")}, what="Image A") is None
+        assert ui.model_view(VAE_32D, {"path": str(tmp_path / "blank.png")}, what="Image A") is None
 
 
 def test_a_changed_picture_walks_again_but_waits_for_both():
-    assert ui.walk_on_change(VAE_16D, None, {"path": "b.png"}) == [gr.skip(), gr.skip()]  # the frames, the GIF
+    assert ui.walk_on_change(VAE_32D, None, {"path": "b.png"}) == [gr.skip(), gr.skip()]  # the frames, the GIF
 
 
 def test_a_blank_sketchpad_and_a_page_without_pictures_change_nothing():
@@ -245,7 +245,7 @@ def test_a_blank_sketchpad_and_a_page_without_pictures_change_nothing():
     class NoLink:
         query_params: dict = {}
 
-    assert ui.open_page(VAE_16D, [None, None], NoLink()) == [gr.skip()] * (len(ui.LINKED) + len(ui.WALK))
+    assert ui.open_page(VAE_32D, [None, None], NoLink()) == [gr.skip()] * (len(ui.LINKED) + len(ui.WALK))
 
 
 # --- picked test pictures go in as they are ----------------------------------------------------------
@@ -263,7 +263,7 @@ def dataset_image(source: str) -> torch.Tensor:
     return images.images[images.position(int(index))]
 
 
-@pytest.mark.parametrize("model", [VAE_16D, "vae-fashion"])
+@pytest.mark.parametrize("model", [VAE_32D, "vae-fashion"])
 def test_a_picked_test_picture_reaches_the_model_as_its_dataset_tensor(tmp_path, model):
     """No re-framing for a test picture: "as seen" is the dataset image, and the walk starts from its code."""
     (payload_a, source_a), (payload_b, source_b) = picked(tmp_path, model, 4), picked(tmp_path, model, 7)
@@ -283,11 +283,11 @@ def test_a_picked_test_picture_reaches_the_model_as_its_dataset_tensor(tmp_path,
 
 def test_an_upload_that_replaced_a_picked_picture_is_framed_as_an_upload(tmp_path):
     """The page's name of a picked picture may lag behind an upload: the picture shown decides."""
-    _, source = picked(tmp_path, VAE_16D, 4)
+    _, source = picked(tmp_path, VAE_32D, 4)
     drawing().save(tmp_path / "upload.png")
     upload = {"path": str(tmp_path / "upload.png")}
-    assert np.array_equal(pixels(ui.model_view(VAE_16D, upload, source, what="Image A")),
-                          pixels(vae.as_the_model_sees_it(VAE_16D, drawing())))
+    assert np.array_equal(pixels(ui.model_view(VAE_32D, upload, source, what="Image A")),
+                          pixels(vae.as_the_model_sees_it(VAE_32D, drawing())))
     assert ui.fed(upload, source, "Image A") == upload["path"]
 
 
@@ -295,12 +295,12 @@ def test_the_starting_walk_and_a_linked_walk_start_from_the_dataset_tensors():
     class NoLink:
         query_params: dict = {}
 
-    sources = [vae.example_source(VAE_16D, i) for i in (ui.EXAMPLE_A, ui.EXAMPLE_B)]
-    frames = ui.open_page(VAE_16D, sources, NoLink())[len(ui.LINKED)]
-    expected, _ = vae.interpolate(VAE_16D, *map(vae.dataset_picture, sources))
+    sources = [vae.example_source(VAE_32D, i) for i in (ui.EXAMPLE_A, ui.EXAMPLE_B)]
+    frames = ui.open_page(VAE_32D, sources, NoLink())[len(ui.LINKED)]
+    expected, _ = vae.interpolate(VAE_32D, *map(vae.dataset_picture, sources))
     assert len(frames) == vae.DEFAULT_STEPS
     assert all(np.array_equal(pixels(x), pixels(y)) for (x, _), y in zip(frames, expected, strict=True))
-    linked = ui.linked_walk({"model": VAE_16D, "a": sources[0], "b": sources[1], "steps": "10"})
+    linked = ui.linked_walk({"model": VAE_32D, "a": sources[0], "b": sources[1], "steps": "10"})
     assert all(np.array_equal(pixels(x), pixels(y)) for (x, _), y in zip(linked[7], expected, strict=True))
 
 
@@ -309,7 +309,7 @@ def test_the_starting_walk_and_a_linked_walk_start_from_the_dataset_tensors():
 def test_each_frame_says_which_frame_of_the_walk_it_is(tmp_path):
     drawing().save(tmp_path / "a.png")
     drawing("bar").save(tmp_path / "b.png")
-    frames, gif = ui.vae_interpolate(VAE_16D, {"path": str(tmp_path / "a.png")}, {"path": str(tmp_path / "b.png")}, 4)
+    frames, gif = ui.vae_interpolate(VAE_32D, {"path": str(tmp_path / "a.png")}, {"path": str(tmp_path / "b.png")}, 4)
     assert [caption for _, caption in frames] == ["Frame 1 of 4", "Frame 2 of 4", "Frame 3 of 4", "Frame 4 of 4"]
     assert all(picture.size == (224, 224) for picture, _ in frames) and gif.endswith(".gif")
 
@@ -346,7 +346,7 @@ def test_every_picture_of_the_tab_has_a_text_alternative(page):
     images = components(page, gr.Image)
     assert len(images) == 11 and all(image.alt_text for image in images)  # 3 a side, GIF, map (2), point, prior
     shown_a = next(image for image in images if image.elem_id == "vae-image-a")
-    assert shown_a.alt_text == ui.picture_text(vae.example_source(VAE_16D, ui.EXAMPLE_A), "Image A")
+    assert shown_a.alt_text == ui.picture_text(vae.example_source(VAE_32D, ui.EXAMPLE_A), "Image A")
 
 
 def test_the_frames_and_the_test_pictures_are_for_looking_at_not_for_uploading(page):
