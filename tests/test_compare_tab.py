@@ -219,7 +219,7 @@ def test_remembering_the_held_out_features_changes_no_figure():
     vae, classifier = registry().get("vae-mnist"), registry().get("classifier-mnist")
     live = compare.live_metrics("vae-mnist", "mnist", compare.MIN_SAMPLES, 3)
     again = compare.live_metrics("vae-mnist", "mnist", compare.MIN_SAMPLES, 3)  # from the remembered features
-    z = torch.randn(compare.MIN_SAMPLES, vae.config.latent_dim, generator=torch.Generator().manual_seed(3))
+    z = vae.sample_latents(compare.MIN_SAMPLES, torch.Generator().manual_seed(3))  # as the prior is sampled
     with torch.inference_mode():
         plain = compare.sample_metrics(vae.decode(z.to(vae.device)).cpu(), None, "mnist", classifier)
     assert live == again == plain
