@@ -31,15 +31,14 @@ from aigc.ui.common import NO_PROGRESS  # noqa: E402
 
 # Pictures are a few dozen pixels upscaled: keep their pixels square wherever the browser resizes them.
 # Galleries without a set height get a tall minimum height in Gradio; .fit-content fits them to their pictures.
-# The confidence view colours single characters: Gradio's gaps between highlighted spans would break up words.
 # Focus: Gradio draws no ring on sliders, checkboxes or tabs; every control reached by keyboard gets one, in an orange
-# that reads on the page (700 on white, 400 on dark: 4.5:1), which the selected tab's name takes too.  Figures (aigc.studio.figures) are transparent with
-# black ink: in dark mode their pixels are turned over (hue kept), so the ink is light on the dark page.
+# that reads on the page (700 on white, 400 on dark: 4.5:1), which the selected tab's name takes too.
+# Figures (aigc.studio.figures) are transparent with black ink: in dark mode their pixels are turned over (hue kept),
+# so the ink is light on the dark page.
 # Phone: a long word (a seed, a model's repo id) wraps rather than widen the page.
 CSS = """
 .pixelated img { image-rendering: pixelated; }
 .fit-content .fixed-height { min-height: 0 !important; max-height: none !important; }
-#text-confidence .token { margin: 0 !important; padding: 0 !important; border-radius: 0 !important; }
 :root { --aigc-accent: var(--primary-700); }
 .dark { --aigc-accent: var(--primary-400); }
 :is(button, input, select, textarea, a[href], [tabindex]):focus-visible {

@@ -99,7 +99,8 @@ def write_card(folder: Path) -> Path:
         front.append(f"datasets: [{', '.join(dataset_tag(data))}]")
     front.append("---")
 
-    rows = [f"| {label} | {fmt.format(metrics[key])} |" for key, (label, fmt) in METRIC_LABELS.items() if key in metrics]
+    rows = [f"| {label} | {fmt.format(metrics[key])} |"
+            for key, (label, fmt) in METRIC_LABELS.items() if key in metrics]
     hours, minutes = divmod(round(log.get("wall_time_s", 0) / 60), 60)
     lines = front + [
         f"# {name}",

@@ -78,9 +78,7 @@ def test_text_generate_streams_and_is_fixed_by_its_seed(client):
     assert all(later.startswith(earlier) for earlier, later in zip(partial, partial[1:]))
     assert len(final) == 400 and "seed **3**" in summary
     assert "".join(item["token"] for item in highlighted) == "ROMEO:" + final
-    studio_text = None
-    for studio_text in text.stream("ROMEO:", 400, 0.8, 0, 1.0, 3, GPT):
-        pass
+    *_, studio_text = text.stream("ROMEO:", 400, 0.8, 0, 1.0, 3, GPT)
     assert final == studio_text.text
 
 

@@ -7,9 +7,27 @@ import pytest
 import torch
 
 import aigc.data
-from aigc.data import (CLASS_NAMES, DATASETS, DEBIAN_FASHION, EXAMPLES_PER_CLASS, VALIDATION_PLAYS, data_dir,
-                       debian_fashion, examples_path, find_idx, held_out, is_prepared, load_examples, load_images,
-                       load_pixels, load_text, make_examples, mnist_sample, play_to_text, prepare)
+from aigc.data import (
+    CLASS_NAMES,
+    DATASETS,
+    DEBIAN_FASHION,
+    EXAMPLES_PER_CLASS,
+    VALIDATION_PLAYS,
+    data_dir,
+    debian_fashion,
+    examples_path,
+    find_idx,
+    held_out,
+    is_prepared,
+    load_examples,
+    load_images,
+    load_pixels,
+    load_text,
+    make_examples,
+    mnist_sample,
+    play_to_text,
+    prepare,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)

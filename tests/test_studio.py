@@ -37,9 +37,7 @@ def drawing(size=(90, 60), mode="RGB", ink="black", paper="white", shape="disk")
 
 
 def last(stream):
-    result = None
-    for result in stream:
-        pass
+    *_, result = stream
     return result
 
 

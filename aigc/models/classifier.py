@@ -31,7 +31,8 @@ def conv_block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
-class Classifier(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "image-classification"], license="mit"):
+class Classifier(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "image-classification"],
+                 license="mit"):
     def __init__(self, config: ClassifierConfig):
         super().__init__()
         self.config = config

@@ -11,7 +11,6 @@ from aigc.studio import InputError, gpu
 from aigc.studio import nearest as studio
 from aigc.ui.common import NO_PROGRESS, uploaded_path, user_errors
 
-
 GALLERY_LABEL = "Nearest training images (distance · #number class)"
 HELD_OUT_LABEL = "Nearest pictures (distance · #number class; \"test #\" marks a held-out picture)"
 
