@@ -22,8 +22,8 @@ import contextlib
 import hashlib
 import json
 import math
-import random
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -66,7 +66,7 @@ def bench_gan(repeats: int) -> list[tuple[str, str]]:
     rows = []
     for n in (1, 16):
         z, labels = torch.randn(n, gan.config.latent_dim), torch.arange(n) % gan.config.num_classes
-        seconds = timed(lambda: gan.generate(z, labels), repeats)
+        seconds = timed(lambda z=z, labels=labels: gan.generate(z, labels), repeats)
         rows.append((f"GAN render, {n} picture(s)", f"{seconds * 1e3:.2f} ms ({seconds * 1e3 / n:.2f} ms each)"))
     # what the GAN tab's server does per request: checks, latent, forward pass, 280 px PIL picture
     from aigc.studio import gan as tab
@@ -74,7 +74,7 @@ def bench_gan(repeats: int) -> list[tuple[str, str]]:
     offsets = [1.0] + [0.0] * (tab.NUM_DIRECTIONS - 1)
     for method in tab.METHODS:
         tab.directions("gan-fashion", method)  # computed once per (model, method), cached
-        seconds = timed(lambda: tab.generate("gan-fashion", 3, 7, 0.7, offsets, method), repeats)
+        seconds = timed(lambda method=method: tab.generate("gan-fashion", 3, 7, 0.7, offsets, method), repeats)
         rows.append((f"GAN tab, one picture ({tab.METHODS[method]})", f"{seconds * 1e3:.2f} ms"))
     n = 16
     batch = (["gan-fashion"] * n, [i % 10 for i in range(n)], list(range(n)), [0.7] * n, [offsets] * n, ["sefa"] * n)

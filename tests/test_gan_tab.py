@@ -7,8 +7,7 @@ import pytest
 import torch
 
 import aigc
-from aigc.studio import InputError
-from aigc.studio import gan
+from aigc.studio import InputError, gan
 
 GAN = "gan-mnist"
 NO_OFFSETS = [0.0] * gan.NUM_DIRECTIONS

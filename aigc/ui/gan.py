@@ -24,8 +24,20 @@ from aigc.studio import MAX_SEED, ZERO_GPU, InputError, gpu, share
 from aigc.studio import gan as studio
 from aigc.studio.batch import served
 from aigc.studio.models import GAN_TYPES
-from aigc.ui.common import (HEAVY, QUIET, USER_ERRORS, family_available, hub_model_field, linked_state, picker,
-                            preferred, random_seed_js, unchanged, user_errors, wire_share)
+from aigc.ui.common import (
+    HEAVY,
+    QUIET,
+    USER_ERRORS,
+    family_available,
+    hub_model_field,
+    linked_state,
+    picker,
+    preferred,
+    random_seed_js,
+    unchanged,
+    user_errors,
+    wire_share,
+)
 from aigc.ui.nearest import nearest_panel
 
 DEFAULT_SEED = 42
