@@ -219,3 +219,13 @@ def serving_checkout(folder: Path, env: dict[str, str], timeout: float = 240):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def draw_stroke(page, canvas_selector: str) -> None:
+    """A vertical stroke down the middle of a sketchpad's canvas, drawn with the mouse as a person draws it."""
+    box = page.locator(canvas_selector).first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y - box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(x, y + box["height"] * 0.3, steps=15)
+    page.mouse.up()

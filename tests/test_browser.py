@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from aigc.studio import gan
 from aigc.ui import gan as gan_tab
+from helpers import draw_stroke
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -120,12 +121,7 @@ def test_an_uploaded_and_a_drawn_picture_give_frames_and_a_gif(page, tmp_path):
 
     page.get_by_text("Draw B").click()
     page.locator("#vae-sketch-b button[aria-label='Brush']").click()
-    box = page.locator("#vae-sketch-b canvas").first.bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y - box["height"] * 0.3)
-    page.mouse.down()
-    page.mouse.move(x, y + box["height"] * 0.3, steps=15)
-    page.mouse.up()
+    draw_stroke(page, "#vae-sketch-b canvas")
     wait_for_new_src(page, "#vae-seen-b img", before.pop("seen-b"))
     bar = shown_pixels(page, "#vae-seen-b img")  # 224 px wide, light on dark: the stroke is in the middle
     assert bar[:, 100:124].mean() > 4 * bar[:, :60].mean()

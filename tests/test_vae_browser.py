@@ -13,6 +13,7 @@ from PIL import Image
 
 from aigc.data import CLASS_NAMES
 from aigc.studio import vae
+from helpers import draw_stroke
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WAIT_MS = 90_000  # a walk waits in the one heavy queue, which the machine's other work may hold for a while
@@ -105,12 +106,7 @@ def test_a_stroke_on_a_sketchpad_just_opened_draws_and_reaches_the_model(page):
     before = {name: src(page, f"#vae-{name} img") for name in ("seen-a", "frames")}
     page.get_by_text("Draw A").click()
     page.locator("#vae-sketch-a .toolbar-wrap button.highlight[aria-label=Brush]").wait_for()  # shown as chosen
-    box = page.locator("#vae-sketch-a canvas").first.bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y - box["height"] * 0.3)
-    page.mouse.down()
-    page.mouse.move(x, y + box["height"] * 0.3, steps=15)
-    page.mouse.up()
+    draw_stroke(page, "#vae-sketch-a canvas")
     assert page.evaluate("String(getSelection())") == ""  # the drag drew; it selected no text
     for name, old in before.items():
         wait_for_new_src(page, f"#vae-{name} img", old)
