@@ -264,7 +264,7 @@ def preview_strips(model: str, label=None, seed=0, truncation=DEFAULT_TRUNCATION
     path = z + moves.reshape(-1, z.shape[1])
     images = gan.generate(path, None if labels is None else labels.expand(len(path)))
     strips = images.reshape(NUM_DIRECTIONS, count, *images.shape[1:])
-    return [to_pil(framed(make_grid(strip, count, padding=1, pad_value=1.0), int(cell), strip.shape[-1]),
+    return [to_pil(framed(make_grid(strip, count, padding=1, pad_value=0.0), int(cell), strip.shape[-1]),
                    PREVIEW_SCALE) for strip, cell in zip(strips, marked, strict=True)]
 
 

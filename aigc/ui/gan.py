@@ -68,7 +68,7 @@ CSS = """
 @media (max-width: 720px) {
   #gan-picture img { max-height: 34vh; }
 }
-.gan-direction > .gan-strip { flex: 2 1 0 !important; }
+.gan-direction > .gan-strip { flex: 1 1 0 !important; }
 .gan-direction > :first-child { flex: 1 1 0 !important; }
 .gan-strip img { width: 100%; image-rendering: pixelated; display: block; }
 """
