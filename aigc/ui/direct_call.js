@@ -7,6 +7,11 @@
 // share a session of their own: without one, Gradio builds a new session, the config of every component,
 // for every call.
 //
+// Why not Gradio's own JS client: the page does not expose the copy bundled in it, and @gradio/client 2.7.0's
+// browser build is 65 KB (this file: under 3 KB) that the Space would have to vendor; its Client.connect fetches
+// the app's whole config and API description and opens a heartbeat before the first call, where this needs one
+// POST and one GET a picture (measured from npm pack @gradio/client@2.7.0, dist/browser.js).
+//
 // The protocol assumed, tested by tests/test_gan_tab.py against the running app:
 //   POST {root}gradio_api/call/{api_name}  {"data": [...], "session_hash": ...}  ->  {"event_id": ...}
 //   GET  {root}gradio_api/call/{api_name}/{event_id}  ->  an event stream ending "event: complete\ndata: [...]"
