@@ -36,8 +36,11 @@ from aigc.ui.common import NO_PROGRESS  # noqa: E402
 # Figures (aigc.studio.figures) are transparent with black ink: in dark mode their pixels are turned over (hue kept),
 # so the ink is light on the dark page.
 # Phone: a long word (a seed, a model's repo id) wraps rather than widen the page.
+# Gradio's container clips with overflow: hidden, which makes it a scroll container that never scrolls, so nothing
+# inside could stick to the screen (the GAN picture while its sliders are used); clip cuts the same without that.
 CSS = """
 .pixelated img { image-rendering: pixelated; }
+.gradio-container { overflow: clip !important; }
 .fit-content .fixed-height { min-height: 0 !important; max-height: none !important; }
 :root { --aigc-accent: var(--primary-700); }
 .dark { --aigc-accent: var(--primary-400); }
