@@ -64,7 +64,7 @@ POINT_JS = f"""(...values) => new Promise(resolve => {{
 # What the tab adds to the page's CSS (app.py): the picture stays in view while the sliders beside it (under it, on a
 # phone) scroll; each strip two thirds of its row, with square pixels.
 CSS = """
-#gan-stage { position: sticky; top: 0; align-self: flex-start; z-index: 20; background: var(--body-background-fill); }
+#gan-stage { position: sticky; top: 0; align-self: flex-start; z-index: 60; background: var(--body-background-fill); }
 @media (max-width: 720px) {
   #gan-picture img { max-height: 34vh; }
 }
