@@ -219,7 +219,8 @@ def test_a_link_opened_in_a_browser_shows_the_same_picture(app_url):
                 break
             page.wait_for_timeout(500)
         assert np.array_equal(shown(), expected)
-        # and the page's own Share button gives back a link to the same state
+        # and the page's own Share button (under Advanced) gives back a link to the same state
+        page.get_by_text("Advanced: the latent as JSON").click()
         page.get_by_role("button", name="🔗 Share").first.click()
         page.wait_for_function("() => document.querySelector('#gan-link textarea')?.value.includes('?tab=gan')")
         link = page.locator("#gan-link textarea").input_value()
