@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The handlers that do model work, one GPU request a call; every other function runs without a GPU.
 GPU_HANDLERS = {
     "aigc.ui.gan": ["gan_generate", "gan_sweep", "preview_strips", "seed_grid_picture", "latent_json", "restore",
-                    "share_link"],
+                    "share_link", "named_directions", "picture_text"],
     "aigc.ui.nearest": ["nearest", "nearest_to_frame"],
     "aigc.ui.vae": ["vae_interpolate", "latent_views", "manifold_view", "decode_click", "prior_samples",
                     "on_load"],
@@ -227,15 +227,18 @@ public("/train", lambda: trained.setdefault("last", client.predict(family="mlp-g
 public("/gan_generate trained", lambda: client.predict(model=trained["last"][0]["model"], label=1,
                                                        api_name="/gan_generate"))
 
-private("preview_strips", lambda: gan.preview_strips("gan-mnist", 3, 5, 0.7, "SeFa"))
-private("seed_grid", lambda: gan.seed_grid(True, "gan-mnist", 3, 5, 0.7, "SeFa", *offsets))
+point = ["gan-mnist", 3, 5, 0.7, *offsets, "SeFa"]  # the GAN tab's point: what every view of it follows
+private("preview_strips", lambda: gan.preview_strips(point))
+private("named_directions", lambda: gan.named_directions("gan-mnist", "SeFa"))
+private("picture_text", lambda: gan.picture_text(point))
+private("seed_grid", lambda: gan.seed_grid(True, point))
 before = len(fake.calls)
-private("hidden seed_grid", lambda: gan.seed_grid(False, "gan-mnist", 3, 5, 0.7, "SeFa", *offsets))
+private("hidden seed_grid", lambda: gan.seed_grid(False, point))
 report["GPU calls of a hidden grid"] = len(fake.calls) - before
-state = gan.latent_json("gan-mnist", 3, 5, 0.7, "GANSpace", *offsets)
+state = gan.latent_json(point[:-1] + ["GANSpace"])
 private("latent_json", lambda: state)
 private("restore", lambda: gan.restore(state))
-private("share_link", lambda: gan.share_link("gan-mnist", 3, 5, 0.7, "SeFa", *offsets))
+private("share_link", lambda: gan.share_link(point))
 private("latent_views", lambda: vae.latent_views("vae-mnist", *uploads, 4, "lerp"))
 private("manifold_view", lambda: vae.manifold_view("vae-mnist-2d"))
 click = gr.SelectData(None, {"index": [200, 150], "value": None, "selected": True})
@@ -282,7 +285,7 @@ def test_each_handler_that_does_model_work_asks_for_a_gpu_once_and_no_helper_doe
     expected = sorted((module, name) for module, names in GPU_HANDLERS.items() for name in names)
     decorated = sorted((module, name) for module, name, _ in report["decorated"])
     assert decorated == expected
-    assert len(decorated) == 24
+    assert len(decorated) == 26
     assert all(isinstance(duration, int) and 0 < duration <= LONGEST_GPU_S.get(name, 120)
                for _, name, duration in report["decorated"])
 
@@ -301,7 +304,7 @@ def test_every_public_endpoint_answers_through_the_forked_gpu_worker(report):
     assert not {name: result for name, result in results.items() if str(result).startswith("error")}
     assert results["/gan_generate"] == results["/gan_sweep"] == "str"  # a picture's path, a GIF's
     assert results["/vae_interpolate"] == ["list", "str"]  # the frames, the GIF
-    assert results["/text_generate"] == ["str", "list", "str"]  # the text, coloured, the summary
+    assert results["/text_generate"] == ["str", "str", "str"]  # the text, coloured (HTML), the summary
     assert results["/gan_generate trained"] == "str"  # drawn by the model trained in the worker, kept by the app
     assert results["/next_token"] == results["/attention"] == "dict"  # JSON
 
