@@ -229,3 +229,13 @@ def draw_stroke(page, canvas_selector: str) -> None:
     page.mouse.down()
     page.mouse.move(x, y + box["height"] * 0.3, steps=15)
     page.mouse.up()
+
+
+def set_up_tutorial_gan(page, seconds: int) -> None:
+    """In the Train tab: the tutorial's GAN preset, for ``seconds`` of training (typed, as a person types it)."""
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("The tutorial's GAN").check()
+    page.wait_for_function("() => document.querySelector('#train-seconds input[type=number]').value === '60'")
+    box = page.locator("#train-seconds input[type=number]")
+    box.fill(str(seconds))
+    box.press("Enter")

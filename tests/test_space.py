@@ -20,7 +20,7 @@ from huggingface_hub import HfApi, constants, snapshot_download
 
 from aigc.publish import publish_models
 from fake_hub import FakeHub
-from helpers import CHROMIUM, CHROMIUM_ARGS, NAMESPACE, checkout, serving_checkout
+from helpers import CHROMIUM, CHROMIUM_ARGS, NAMESPACE, checkout, serving_checkout, set_up_tutorial_gan
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # what a visitor must never read: commands, data set-up, server paths, tracebacks, missing models
@@ -118,12 +118,7 @@ def compare_tab(page) -> None:
 
 def train_tab(page) -> None:
     """The tutorial's GAN trains for 10 s on the pictures shipped with the app, and its grid and losses show."""
-    page.get_by_role("tab", name="Train").click()
-    page.get_by_label("The tutorial's GAN").check()
-    page.wait_for_function("() => document.querySelector('#train-seconds input[type=number]').value === '60'")
-    seconds = page.locator("#train-seconds input[type=number]")
-    seconds.fill("10")
-    seconds.press("Enter")
+    set_up_tutorial_gan(page, 10)
     page.locator("#train-start").click()
     page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('done')",
                            timeout=120_000)

@@ -13,6 +13,7 @@ from PIL import Image
 from aigc.studio import gan
 from aigc.studio import train as studio
 from aigc.ui import gan as gan_tab
+from helpers import set_up_tutorial_gan
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -55,12 +56,7 @@ def assert_no_error_toast(page) -> None:
 
 
 def test_train_the_tutorials_gan_for_20_seconds_watch_it_learn_then_steer_it(page):
-    page.get_by_role("tab", name="Train").click()
-    page.get_by_label("The tutorial's GAN").check()
-    page.wait_for_function("() => document.querySelector('#train-seconds input[type=number]').value === '60'")
-    seconds = page.locator("#train-seconds input[type=number]")
-    seconds.fill("20")
-    seconds.press("Enter")
+    set_up_tutorial_gan(page, 20)
     page.evaluate(WATCH_GRID_JS)
     page.locator("#train-start").click()
     page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('done')",
