@@ -352,8 +352,13 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
             with torch.no_grad():
                 fake = generator(z, y)
             # one forward for real and fake together: simpler for DDP, and faster
-            score_real, score_fake = discriminator(augment(torch.cat([real, fake])), torch.cat([y, y])).chunk(2)
+            scores, classes = discriminator(augment(torch.cat([real, fake])), torch.cat([y, y]), class_scores=True)
+            score_real, score_fake = scores.chunk(2)
             loss_d = discriminator_loss(args.loss, score_real, score_fake)
+            class_d = F.cross_entropy(classes[: len(real)], y) if args.class_loss else torch.zeros(())
+            # AC-GAN's term (Odena et al., 2017), learnt on real pictures only: learnt on generated ones too,
+            # it rewards samples that are all alike
+            loss_d = loss_d + args.class_loss * class_d
             if args.loss == "wgan-gp":
                 loss_d = loss_d + 10 * gradient_penalty(unwrap(discriminator), real, fake, y)
             opt_d.zero_grad(set_to_none=True)
@@ -364,14 +369,18 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
             y = torch.cat([y[:half], y[:half]])
         z = torch.randn(len(y), config.latent_dim, device=run.device)
         fake = generator(z, y)
-        loss_g = generator_loss(args.loss, discriminator(augment(fake), y))
+        score, classes = discriminator(augment(fake), y, class_scores=True)
+        # ... and the generator draws pictures that the head reads as the class asked for
+        class_g = F.cross_entropy(classes, y) if args.class_loss else torch.zeros(())
+        loss_g = generator_loss(args.loss, score) + args.class_loss * class_g
         if args.mode_seeking:
             loss_g = loss_g + args.mode_seeking * mode_seeking_loss(z[:half], z[half:], fake[:half], fake[half:])
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
         ema.update_parameters(unwrap(generator))
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        losses = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        return losses | ({"class_d": class_d.item(), "class_g": class_g.item()} if args.class_loss else {})
 
     def preview() -> Preview:  # a row a class, the same latents every time
         samples = ema.module.eval().generate(fixed_z, fixed_labels)
@@ -550,6 +559,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     gan.add_argument("--mode-seeking", type=float, default=0.0, help="weight of the MSGAN diversity term (0 = off)")
     gan.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average")
     gan.add_argument("--augment", action="store_true", help="DiffAugment: for a small training set, such as MNIST's")
+    gan.add_argument("--class-loss", type=float, default=0.0,
+                     help="weight of an auxiliary classification loss on the projection head's class scores (0 = off)")
     vae = p.add_argument_group("VAE")
     vae.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1 = the ELBO; β-VAE above)")
     vae.add_argument("--kl-warmup", type=int, default=0, help="steps over which the KL weight rises from 0 to β")

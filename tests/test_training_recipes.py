@@ -4,7 +4,8 @@ family and the GPT's learning-rate schedule."""
 import pytest
 import torch
 
-from aigc.models import VAE, VAEConfig
+from aigc.models import VAE, GANConfig, VAEConfig
+from aigc.models.gan import build_gan
 from aigc.train import FAMILY_DEFAULTS, diff_augment, lr_factor, parse_args
 
 
@@ -24,6 +25,19 @@ def test_diff_augment_fills_a_shift_with_the_background():
     shifted = diff_augment(torch.ones(64, 1, 28, 28))
     assert set(shifted.unique().tolist()) <= {-1.0, 0.0, 1.0}
     assert (shifted == -1).any(), "pictures shifted by up to 3 pixels show the background (-1) at an edge"
+
+
+@pytest.mark.parametrize("model_type", ["dcgan", "mlp-gan"])
+def test_the_class_scores_are_what_the_label_adds_to_the_discriminators_score(model_type):
+    """So their softmax is the class posterior the projection head implies, and the class loss trains that."""
+    config = GANConfig(model_type=model_type, latent_dim=8, num_classes=10, class_names=[str(c) for c in range(10)])
+    discriminator = build_gan(config)[1].eval()  # eval: spectral norm's power iteration stays put between calls
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    score, class_scores = discriminator(x, torch.full((4,), 3), class_scores=True)
+    assert class_scores.shape == (4, 10)
+    for c in (0, 7):
+        differences = discriminator(x, torch.full((4,), c)) - score
+        torch.testing.assert_close(differences, class_scores[:, c] - class_scores[:, 3])
 
 
 def test_a_vae_without_blocks_has_the_plain_architecture_of_the_bundled_weights():

@@ -120,7 +120,21 @@ class MLPGenerator(ImageGenerator, PyTorchModelHubMixin, **HUB_KWARGS):
         return torch.tanh(self.out(hidden)).view(-1, c, s, s)
 
 
-class Discriminator(nn.Module):
+class ProjectionDiscriminator(nn.Module):
+    """Features, then a projection head: what both discriminators share."""
+
+    features: nn.Module
+    head: "ProjectionHead"
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None,
+                class_scores: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The realness score; with ``class_scores``, also the head's score of every class (see ProjectionHead)."""
+        h = self.features(x)
+        score = self.head(h, labels)
+        return (score, self.head.class_scores(h)) if class_scores else score
+
+
+class Discriminator(ProjectionDiscriminator):
     """DCGAN critic with a projection head (Miyato & Koyama, 2018) for the label.
 
     Spectral normalisation keeps it 1-Lipschitz-ish so it cannot win outright
@@ -141,11 +155,8 @@ class Discriminator(nn.Module):
         )
         self.head = ProjectionHead(4 * w, config.num_classes, spectral=True)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.features(x), labels)
 
-
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(ProjectionDiscriminator):
     """The tutorial's discriminator: one hidden layer, with the same projection head for labels."""
 
     def __init__(self, config: GANConfig):
@@ -154,9 +165,6 @@ class MLPDiscriminator(nn.Module):
             nn.Flatten(), nn.Linear(config.channels * config.image_size**2, config.width), nn.LeakyReLU(0.2)
         )
         self.head = ProjectionHead(config.width, config.num_classes)
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.features(x), labels)
 
 
 class ProjectionHead(nn.Module):
@@ -173,6 +181,11 @@ class ProjectionHead(nn.Module):
         if self.embedding is not None and labels is not None:
             score = score + (self.embedding(labels) * h).sum(1)
         return score
+
+    def class_scores(self, h: torch.Tensor) -> torch.Tensor:
+        """embed(c)·h for every class c: the logits of the class posterior the projection head implies
+        (Miyato & Koyama derive the head from log p(y|x)), so they can be trained as a classifier's."""
+        return h.new_zeros(len(h), 0) if self.embedding is None else h @ self.embedding.weight.T
 
 
 def build_gan(config: GANConfig) -> tuple[ImageGenerator, nn.Module]:
