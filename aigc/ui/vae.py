@@ -386,8 +386,8 @@ def latent_space_layout() -> tuple[gr.Markdown, gr.Image, gr.Image, gr.Image]:
     """The map of the test codes (and a 2-d VAE's manifold) and the picture of a clicked point."""
     gr.Markdown(
         "### The latent space\n"
-        "Every dot is a test picture's code (the mean of q(z|x)), coloured by its class; the black line is "
-        "the path from A to B. A 2-d VAE is drawn in its own coordinates, next to its *manifold*: a grid of "
+        "Every dot is a test picture's code (the mean of q(z|x)), coloured by its class; the line from "
+        "the circled A to the circled B is the walk. A 2-d VAE is drawn in its own coordinates, next to its *manifold*: a grid of "
         "codes at the prior's quantiles, decoded (Kingma & Welling, 2014). Larger VAEs are shown on the "
         "plane of their codes' first two principal components."
     )
@@ -400,7 +400,7 @@ def latent_space_layout() -> tuple[gr.Markdown, gr.Image, gr.Image, gr.Image]:
         scatter = gr.Image(label="Test codes by class: click a point", type="pil", format="png", interactive=False,
                            height=440, buttons=["download"], elem_id="vae-map", scale=5,
                            alt_text="A map of the test pictures' codes, one dot each, coloured by class, "
-                                    "with the path from A to B as a black line")
+                                    "with the walk from A to B as a line between two circled letters")
         decoded = gr.Image(label="Decoded point", type="pil", format="png", interactive=False, height=300,
                            elem_id="vae-decoded", elem_classes="pixelated", scale=3,
                            alt_text="The picture the VAE decodes at the clicked point")
