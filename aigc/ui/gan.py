@@ -62,15 +62,17 @@ POINT_JS = f"""(...values) => new Promise(resolve => {{
     }}, {SETTLE_MS});
 }})"""
 # What the tab adds to the page's CSS (app.py): the picture stays in view while the sliders beside it (under it, on a
-# phone) scroll; each strip two thirds of its row, with square pixels.
+# phone) scroll; each strip shares its row with its slider (on a phone it goes under it, the screen's width), with
+# square pixels.
 CSS = """
 #gan-stage { position: sticky; top: 0; align-self: flex-start; z-index: 60; background: var(--body-background-fill); }
+.gan-direction > .gan-strip, .gan-direction > :first-child { flex: 1 1 0 !important; }
+.gan-strip img { width: 100%; image-rendering: pixelated; display: block; }
 @media (max-width: 720px) {
   #gan-picture img { max-height: 34vh; }
+  .gan-direction { flex-wrap: wrap !important; }
+  .gan-direction > .gan-strip, .gan-direction > :first-child { flex: 1 1 100% !important; }
 }
-.gan-direction > .gan-strip { flex: 1 1 0 !important; }
-.gan-direction > :first-child { flex: 1 1 0 !important; }
-.gan-strip img { width: 100%; image-rendering: pixelated; display: block; }
 """
 
 
