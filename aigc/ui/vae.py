@@ -387,9 +387,9 @@ def latent_space_layout() -> tuple[gr.Markdown, gr.Image, gr.Image, gr.Image]:
     gr.Markdown(
         "### The latent space\n"
         "Every dot is a test picture's code (the mean of q(z|x)), coloured by its class; the line from "
-        "the circled A to the circled B is the walk. A 2-d VAE is drawn in its own coordinates, next to its *manifold*: a grid of "
-        "codes at the prior's quantiles, decoded (Kingma & Welling, 2014). Larger VAEs are shown on the "
-        "plane of their codes' first two principal components."
+        "the circled A to the circled B is the walk. A 2-d VAE is drawn in its own coordinates, next to its "
+        "*manifold*: a grid of codes at the prior's quantiles, decoded (Kingma & Welling, 2014). Larger VAEs "
+        "are shown on the plane of their codes' first two principal components."
     )
     hint = gr.Markdown("Click the map to decode the point under the cursor.")
     with gr.Row():
