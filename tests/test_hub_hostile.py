@@ -206,7 +206,7 @@ def tiny_safetensors(dtype: str) -> bytes:
     return len(header).to_bytes(8, "little") + header + b"\x00\x00"
 
 
-BAD_NAMES = [("../x", None, "not a Hub repo id"), ("-x/y", None, "not a Hub repo id"),
+BAD_NAMES = [("../aigc-no-such-folder", None, "not a Hub repo id"), ("-x/y", None, "not a Hub repo id"),
              ("a/b/c", None, "not a Hub repo id"), ("a--b/c", None, "not a Hub repo id"),
              ("ok/gan", "../x", "is not a revision"), ("ok/gan", "-x", "is not a revision"),
              ("ok/gan", "a..b", "is not a revision"), ("ok/gan", "refs/../../x", "is not a revision"),
