@@ -306,7 +306,7 @@ def layout(models: list[str], model_name: str | None, names: list[str]) -> GanTa
         "A generator turns a random point of its latent space into a picture. The **seed** picks the point, "
         "**truncation ψ** pulls it toward the centre (more typical, less varied), and each **direction** "
         "moves it along one of the eight directions the generator responds to most, found by **SeFa** (from "
-        "the weights) or **GANSpace** (PCA of the activations). The strip beside each slider previews that "
+        "the weights) or **GANSpace** (PCA of the activations). The strip by each slider previews that "
         "direction from -3 to +3."
     )
     with gr.Row():
