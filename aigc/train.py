@@ -555,14 +555,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latent-dim", type=int)
     p.add_argument("--examples", action="store_true",
                    help="train on the 1,000 pictures shipped in the package (a quick run without prepared data)")
+    p.add_argument("--augment", action="store_true",
+                   help="for a small training set, such as MNIST's: a GAN's discriminator sees DiffAugment's shifts "
+                        "and cutouts, a VAE learns from pictures shifted by up to 2 pixels")
     gan = p.add_argument_group("GAN")
     gan.add_argument("--loss", choices=GAN_LOSSES, default="hinge")
     gan.add_argument("--d-steps", type=int, default=1, help="discriminator steps per generator step")
     gan.add_argument("--mode-seeking", type=float, default=0.0, help="weight of the MSGAN diversity term (0 = off)")
     gan.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average")
-    p.add_argument("--augment", action="store_true",
-                   help="for a small training set, such as MNIST's: a GAN's discriminator sees DiffAugment's shifts "
-                        "and cutouts, a VAE learns from pictures shifted by up to 2 pixels")
     gan.add_argument("--class-loss", type=float, default=0.0,
                      help="weight of an auxiliary classification loss on the projection head's class scores (0 = off)")
     vae = p.add_argument_group("VAE")
