@@ -398,7 +398,7 @@ def train_vae(args: argparse.Namespace, run: Run) -> None:
     images, labels, data = training_set(args)
     names = CLASS_NAMES[args.data]
     config = VAEConfig(latent_dim=args.latent_dim, num_classes=len(names), class_names=names, width=args.width,
-                       blocks=args.blocks, prior=args.prior)
+                       blocks=args.blocks, full_res_blocks=args.full_res_blocks, prior=args.prior)
     model = run.wrap(VAE(config))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=1e-5)
@@ -569,6 +569,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     vae.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1 = the ELBO; β-VAE above)")
     vae.add_argument("--kl-warmup", type=int, default=0, help="steps over which the KL weight rises from 0 to β")
     vae.add_argument("--blocks", type=int, default=0, help="residual blocks at each resolution (0: the plain VAE)")
+    vae.add_argument("--full-res-blocks", type=int, default=0,
+                     help="residual blocks at full resolution before the decoder's output (0: none)")
     vae.add_argument("--prior", choices=("normal", "mixture"), default="normal",
                      help="mixture: sample from a Gaussian a class fitted to the training codes after training")
     gpt = p.add_argument_group("GPT")

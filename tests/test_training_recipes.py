@@ -3,9 +3,11 @@ family and the GPT's learning-rate schedule."""
 
 import pytest
 import torch
+import torch.nn as nn
 
 from aigc.models import VAE, GANConfig, VAEConfig
 from aigc.models.gan import build_gan
+from aigc.models.vae import Residual
 from aigc.train import FAMILY_DEFAULTS, diff_augment, lr_factor, parse_args
 
 
@@ -48,6 +50,17 @@ def test_a_vae_without_blocks_has_the_plain_architecture_of_the_bundled_weights(
     assert deeper(x)[0].shape == plain(x)[0].shape == (3, 1, 28, 28)
     with pytest.raises(ValueError, match="blocks must be 0 or more"):
         VAEConfig(blocks=-1)
+    with pytest.raises(ValueError, match="full_res_blocks must be 0 or more"):
+        VAEConfig(full_res_blocks=-1)
+
+
+def test_full_resolution_blocks_refine_the_decoder_output_at_the_picture_size():
+    config = VAEConfig(blocks=1, full_res_blocks=2)
+    vae = VAE(config)
+    full_size = torch.zeros(2, config.width, 28, 28)
+    assert [type(layer) for layer in vae.decoder[-4:]] == [Residual, Residual, nn.ReLU, nn.Conv2d]
+    assert vae.decoder[-4](full_size).shape == full_size.shape
+    assert vae.decode(torch.zeros(2, config.latent_dim)).shape == (2, 1, 28, 28)
     with pytest.raises(ValueError, match="prior must be 'normal' or 'mixture'"):
         VAEConfig(prior="flow")
 

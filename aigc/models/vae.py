@@ -25,6 +25,7 @@ class VAEConfig:
     width: int = 32  # feature maps of the first conv layer
     hidden: int = 256
     blocks: int = 0  # residual blocks at each resolution, in the encoder and the decoder (0: the plain VAE)
+    full_res_blocks: int = 0  # decoder blocks at full resolution, for texture (0: pixels drawn from the half-size maps)
     prior: str = "normal"  # or "mixture": one Gaussian a class, fitted to the training set's codes after training
 
     def __post_init__(self):
@@ -34,6 +35,8 @@ class VAEConfig:
             raise ValueError(f"VAE image_size must be divisible by 4, got {self.image_size}")
         if self.blocks < 0:
             raise ValueError(f"VAE blocks must be 0 or more, got {self.blocks}")
+        if self.full_res_blocks < 0:
+            raise ValueError(f"VAE full_res_blocks must be 0 or more, got {self.full_res_blocks}")
         if self.prior not in ("normal", "mixture"):
             raise ValueError(f"VAE prior must be 'normal' or 'mixture', got {self.prior!r}")
         if self.prior == "mixture" and self.num_classes < 1:
@@ -83,12 +86,22 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "v
             nn.ConvTranspose2d(2 * w, w, 4, 2, 1),
             *residuals(w),
             nn.ReLU(),
-            nn.ConvTranspose2d(w, config.channels, 4, 2, 1),  # logits
+            *self.output_layers(config),  # logits
         )
         if config.prior == "mixture":  # N(0, I) for every class until fit_prior has seen the codes
             k, d = config.num_classes, config.latent_dim
             self.register_buffer("prior_means", torch.zeros(k, d))
             self.register_buffer("prior_scales", torch.eye(d).repeat(k, 1, 1))  # Cholesky factors
+
+    @staticmethod
+    def output_layers(config: VAEConfig) -> list[nn.Module]:
+        """Half resolution to pixels: one transposed convolution, or, with full_res_blocks, one to full-size maps
+        refined by residual blocks, so that a stripe or a strap can be drawn where a 14 x 14 map cannot place it."""
+        w = config.width
+        if not config.full_res_blocks:
+            return [nn.ConvTranspose2d(w, config.channels, 4, 2, 1)]
+        return [nn.ConvTranspose2d(w, w, 4, 2, 1), *(Residual(w) for _ in range(config.full_res_blocks)),
+                nn.ReLU(), nn.Conv2d(w, config.channels, 3, 1, 1)]
 
     @property
     def device(self) -> torch.device:
