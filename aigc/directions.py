@@ -13,7 +13,8 @@ Plain torch: the generator and the classifier come in as functions, so any model
 measured.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import count
 
 import torch
 import torch.nn.functional as F
@@ -140,7 +141,24 @@ def measure(generate, directions: torch.Tensor, num_classes: int = 0, classify=N
                 values = torch.cat([values, classify(images).float().cpu()], 1)
             change = (values[samples:] - values[:samples]).mean(0)
         effects.append(effect(axis, change, visible, keys, class_names))
-    return sorted(effects, key=lambda e: (-e.size, e.axis))
+    return distinct(sorted(effects, key=lambda e: (-e.size, e.axis)), visible, class_names)
+
+
+def distinct(effects: list[Effect], visible: torch.Tensor, class_names) -> list[Effect]:
+    """Two sliders of one name leave a viewer guessing which is which: a weaker direction whose name a stronger one
+    has is named by its next visible effect too, however small (ink and thickness included), and numbered if that
+    is still not enough."""
+    taken, named = set(), []
+    for e in effects:
+        label = e.name
+        if label is not None and label in taken:
+            ratios = torch.tensor(list(e.changes.values())) / visible
+            label = name(ratios, class_names, second_share=0.0, followers=())
+            label = next(f"{label} ({n})" for n in count(2) if f"{label} ({n})" not in taken) \
+                if label in taken else label
+        taken.add(label)
+        named.append(replace(e, name=label))
+    return named
 
 
 def effect(axis: int, change: torch.Tensor, visible: torch.Tensor, keys: list[str], class_names) -> Effect:
@@ -154,15 +172,15 @@ def effect(axis: int, change: torch.Tensor, visible: torch.Tensor, keys: list[st
     return Effect(axis, sign, name(ratios * sign, class_names) if size >= 1 else None, round(size, 4), changes)
 
 
-def name(ratios: torch.Tensor, class_names) -> str:
+def name(ratios: torch.Tensor, class_names, second_share: float = SECOND_SHARE, followers=FOLLOWERS) -> str:
     """Signed ratios (the largest positive) -> "narrower ↔ wider", "darker, narrower ↔ lighter, wider",
     "toward Shirt", "narrower ↔ wider, toward 0": its two largest visible effects, each at the end where it is.
 
-    A second effect is named when it is at least SECOND_SHARE of the first: a smaller one is not what a viewer
-    notices, and mostly a consequence of the first (a thicker stroke also reaches further out: wider).  Ink and
-    thickness are never the second effect: they follow from almost any change of size, so they would add a word
-    and no news.  All class probabilities count as one effect: the class that gains most toward + (and toward -, if one
-    visibly does).
+    A second effect is named when it is at least ``second_share`` of the first: a smaller one is not what a viewer
+    notices, and mostly a consequence of the first (a thicker stroke also reaches further out: wider).  The
+    ``followers`` (ink and thickness) are never the second effect: they follow from almost any change of size, so
+    they would add a word and no news.  All class probabilities count as one effect: the class that gains most
+    toward + (and toward -, if one visibly does).
     """
     count = len(PROPERTIES)
     classes = ratios[count:]
@@ -170,10 +188,10 @@ def name(ratios: torch.Tensor, class_names) -> str:
     if len(classes):
         sizes.append((float(classes.abs().max()), count))
     first, *rest = sorted(sizes, reverse=True)
-    second = [(size, i) for size, i in rest if i == count or PROPERTIES[i].key not in FOLLOWERS]
+    second = [(size, i) for size, i in rest if i == count or PROPERTIES[i].key not in followers]
     minus, plus = [], []
     for size, i in [first, *second[:1]]:
-        if size < max(1.0, SECOND_SHARE * first[0]):
+        if size < max(1.0, second_share * first[0]):
             break
         if i < count:
             words = (PROPERTIES[i].less, PROPERTIES[i].more)

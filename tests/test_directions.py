@@ -79,7 +79,7 @@ def test_directions_are_ordered_by_the_size_of_their_effect():
 
     effects = measure(draw, torch.eye(4))
     assert [(e.axis, e.sign) for e in effects] == [(1, 1), (2, -1), (0, 1), (3, 1)]
-    assert [e.name for e in effects] == ["darker ↔ lighter"] * 3 + [None]
+    assert [e.name for e in effects] == ["darker ↔ lighter", "darker ↔ lighter (2)", "darker ↔ lighter (3)", None]
     assert effects[0].size > effects[1].size > effects[2].size > effects[3].size == 0
     assert effects[1].changes["brightness"] > 0  # measured along the turned direction: + is lighter
 
@@ -121,6 +121,16 @@ def test_a_second_visible_effect_is_named_at_its_end():
 
     effect = measure(draw, AXES[:1])[0]
     assert effect.name == "narrower, lighter ↔ wider, darker"
+
+
+def test_two_directions_of_one_effect_are_told_apart_by_the_next_one():
+    """z0 lightens a lot; z1 lightens a little less and widens a little: too little to name it first, enough to
+    tell the second slider from the first."""
+    def draw(z, labels):
+        return bars(12.0 + 0.25 * z[:, 1]) * (0.5 + 0.06 * z[:, 0] + 0.05 * z[:, 1])[:, None, None, None]
+
+    effects = measure(draw, torch.eye(3))
+    assert [e.name for e in effects] == ["darker ↔ lighter", "darker, narrower ↔ lighter, wider", None]
 
 
 def test_the_pixel_measures_read_what_was_drawn():
