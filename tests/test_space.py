@@ -81,7 +81,8 @@ def vae_tab(page) -> None:
     page.get_by_role("tab", name="VAE").click()
     page.locator("#vae-frames img").first.wait_for()
     page.locator("#vae-map img").wait_for()
-    page.locator("#vae-samples img").wait_for(state="attached")  # drawn; lazy-loaded below the fold
+    page.locator("#vae-samples img").scroll_into_view_if_needed()  # lazy-loaded below the fold
+    page.wait_for_function("() => document.querySelector('#vae-samples img')?.naturalWidth > 0")  # served, shown
     examples = page.locator(".block:has(> label:has-text('Or click a test image')) img")
     examples.first.wait_for()
     assert examples.count() >= 10
