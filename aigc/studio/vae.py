@@ -3,7 +3,8 @@
 The walk goes from the mean code of A to that of B (straight, or along the
 great circle with slerp), and all the frames are decoded in one batch, so the
 first and last frames are the VAE's reconstructions of A and B.  Samples from the
-prior, z ~ N(0, T²I), show what the decoder makes of codes that no picture gave.
+prior (N(0, T²I), or a Gaussian a class) show what the decoder makes of codes that
+no picture gave.
 The maps of the latent space are in :mod:`aigc.studio.latent_map`.
 
 A picture is an upload or a drawing (a file, a PIL image or an array), re-framed

@@ -172,7 +172,7 @@ def decode_map_click(model, selected: gr.SelectData):
 @gpu(duration=10)
 @user_errors
 def prior_samples(model, temperature=studio.DEFAULT_TEMPERATURE, seed=0, count=studio.DEFAULT_SAMPLES):
-    """Samples from the prior, z ~ N(0, T²I), decoded, as one grid."""
+    """Samples from the model's prior, spread by the temperature, decoded, as one grid."""
     return studio.sample(model, count, temperature, seed)
 
 
@@ -409,8 +409,9 @@ def latent_space_layout() -> tuple[gr.Markdown, gr.Image, gr.Image, gr.Image]:
 
 def prior_layout() -> tuple[gr.Slider, gr.Number, gr.Button, gr.Button, gr.Image]:
     """Samples from the prior: the temperature, the seed and the grid."""
-    gr.Markdown("### Samples from the prior\nCodes drawn from N(0, T²I) and decoded. Temperature 0 decodes "
-                "the prior's mean for every sample; higher temperatures reach farther from the centre.")
+    gr.Markdown("### Samples from the prior\nCodes drawn from the model's prior and decoded: N(0, T²I), or, for a "
+                "model with a mixture prior (a Gaussian a class, fitted to its training codes), the classes in turn, "
+                "each spread by T. Temperature 0 decodes the prior's centres; higher temperatures reach farther out.")
     with gr.Row(equal_height=True):
         temperature = gr.Slider(0, studio.MAX_TEMPERATURE, value=studio.DEFAULT_TEMPERATURE, step=0.05,
                                 label="Temperature T", scale=3, elem_id="vae-temperature")
