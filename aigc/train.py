@@ -397,8 +397,11 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
 def train_vae(args: argparse.Namespace, run: Run) -> None:
     images, labels, data = training_set(args)
     names = CLASS_NAMES[args.data]
-    config = VAEConfig(latent_dim=args.latent_dim, num_classes=len(names), class_names=names, width=args.width,
-                       blocks=args.blocks, full_res_blocks=args.full_res_blocks, prior=args.prior)
+    side = images.shape[-1] // 4  # a map code's size: its latent_dim follows from --latent-channels
+    config = VAEConfig(latent_dim=args.latent_channels * side * side if args.latent_channels else args.latent_dim,
+                       num_classes=len(names), class_names=names, image_size=images.shape[-1], width=args.width,
+                       blocks=args.blocks, full_res_blocks=args.full_res_blocks, latent_channels=args.latent_channels,
+                       prior=args.prior)
     model = run.wrap(VAE(config))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=1e-5)
@@ -571,6 +574,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     vae.add_argument("--blocks", type=int, default=0, help="residual blocks at each resolution (0: the plain VAE)")
     vae.add_argument("--full-res-blocks", type=int, default=0,
                      help="residual blocks at full resolution before the decoder's output (0: none)")
+    vae.add_argument("--latent-channels", type=int, default=0,
+                     help="a code of this many maps at a quarter of the picture size (sets --latent-dim; 0: a vector)")
     vae.add_argument("--prior", choices=("normal", "mixture"), default="normal",
                      help="mixture: sample from a Gaussian a class fitted to the training codes after training")
     gpt = p.add_argument_group("GPT")

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from aigc.models import VAE, GANConfig, VAEConfig
 from aigc.models.gan import build_gan
-from aigc.models.vae import Residual
+from aigc.models.vae import Halves, Residual
 from aigc.train import FAMILY_DEFAULTS, diff_augment, lr_factor, parse_args
 
 
@@ -52,6 +52,19 @@ def test_a_vae_without_blocks_has_the_plain_architecture_of_the_bundled_weights(
         VAEConfig(blocks=-1)
     with pytest.raises(ValueError, match="full_res_blocks must be 0 or more"):
         VAEConfig(full_res_blocks=-1)
+
+
+def test_a_map_code_keeps_each_part_of_the_picture_in_its_own_place():
+    config = VAEConfig(latent_channels=2, latent_dim=2 * 7 * 7, blocks=1)
+    vae = VAE(config)
+    mu, logvar = vae.encode(torch.rand(3, 1, 28, 28))
+    assert mu.shape == logvar.shape == (3, 98)
+    assert vae.decode(mu).shape == (3, 1, 28, 28)
+    maps = torch.randn(3, 4, 7, 7)  # two maps of means, then two of log-variances
+    mean, log_variance = Halves()(maps).chunk(2, dim=1)
+    assert torch.equal(mean, maps[:, :2].flatten(1)) and torch.equal(log_variance, maps[:, 2:].flatten(1))
+    with pytest.raises(ValueError, match="2 maps of 7 x 7 has latent_dim 98, got 16"):
+        VAEConfig(latent_channels=2)
 
 
 def test_full_resolution_blocks_refine_the_decoder_output_at_the_picture_size():

@@ -26,6 +26,7 @@ class VAEConfig:
     hidden: int = 256
     blocks: int = 0  # residual blocks at each resolution, in the encoder and the decoder (0: the plain VAE)
     full_res_blocks: int = 0  # decoder blocks at full resolution, for texture (0: pixels drawn from the half-size maps)
+    latent_channels: int = 0  # k > 0: the code is a k-channel map at a quarter of the size, flattened (0: a vector)
     prior: str = "normal"  # or "mixture": one Gaussian a class, fitted to the training set's codes after training
 
     def __post_init__(self):
@@ -37,6 +38,12 @@ class VAEConfig:
             raise ValueError(f"VAE blocks must be 0 or more, got {self.blocks}")
         if self.full_res_blocks < 0:
             raise ValueError(f"VAE full_res_blocks must be 0 or more, got {self.full_res_blocks}")
+        if self.latent_channels < 0:
+            raise ValueError(f"VAE latent_channels must be 0 or more, got {self.latent_channels}")
+        if self.latent_channels and self.latent_dim != self.latent_channels * (self.image_size // 4) ** 2:
+            side = self.image_size // 4
+            raise ValueError(f"a VAE code of {self.latent_channels} maps of {side} x {side} has latent_dim "
+                             f"{self.latent_channels * side * side}, got {self.latent_dim}")
         if self.prior not in ("normal", "mixture"):
             raise ValueError(f"VAE prior must be 'normal' or 'mixture', got {self.prior!r}")
         if self.prior == "mixture" and self.num_classes < 1:
@@ -55,11 +62,19 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
+class Halves(nn.Module):
+    """[N, 2k, H, W] -> [N, 2kHW]: the first k maps flattened, then the last k, so that chunk(2) splits the mean's
+    maps from the log-variance's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([half.flatten(1) for half in x.chunk(2, dim=1)], dim=1)
+
+
 class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "vae"], license="mit"):
     def __init__(self, config: VAEConfig):
         super().__init__()
         self.config = config
-        w, s, h = config.width, config.image_size // 4, config.hidden
+        w = config.width
 
         def residuals(channels: int) -> list[nn.Module]:
             return [Residual(channels) for _ in range(config.blocks)]
@@ -71,17 +86,10 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "v
             nn.Conv2d(w, 2 * w, 4, 2, 1),
             *residuals(2 * w),
             nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(2 * w * s * s, h),
-            nn.ReLU(),
-            nn.Linear(h, 2 * config.latent_dim),  # mean and log-variance
+            *self.code_layers(config),  # mean and log-variance
         )
         self.decoder = nn.Sequential(
-            nn.Linear(config.latent_dim, h),
-            nn.ReLU(),
-            nn.Linear(h, 2 * w * s * s),
-            nn.ReLU(),
-            nn.Unflatten(1, (2 * w, s, s)),
+            *self.uncode_layers(config),
             *residuals(2 * w),
             nn.ConvTranspose2d(2 * w, w, 4, 2, 1),
             *residuals(w),
@@ -92,6 +100,26 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "v
             k, d = config.num_classes, config.latent_dim
             self.register_buffer("prior_means", torch.zeros(k, d))
             self.register_buffer("prior_scales", torch.eye(d).repeat(k, 1, 1))  # Cholesky factors
+
+    @staticmethod
+    def code_layers(config: VAEConfig) -> list[nn.Module]:
+        """Quarter-size maps to the code's mean and log-variance: through a hidden layer, or, with latent_channels,
+        a convolution to a map of them, so that each part of the code describes its own part of the picture (a
+        coat's zip keeps its place instead of being averaged into the whole)."""
+        w, s, k = config.width, config.image_size // 4, config.latent_channels
+        if k:
+            return [nn.Conv2d(2 * w, 2 * k, 3, 1, 1), Halves()]
+        return [nn.Flatten(), nn.Linear(2 * w * s * s, config.hidden), nn.ReLU(),
+                nn.Linear(config.hidden, 2 * config.latent_dim)]
+
+    @staticmethod
+    def uncode_layers(config: VAEConfig) -> list[nn.Module]:
+        """A code to quarter-size maps, the reverse of code_layers."""
+        w, s, k = config.width, config.image_size // 4, config.latent_channels
+        if k:
+            return [nn.Unflatten(1, (k, s, s)), nn.Conv2d(k, 2 * w, 3, 1, 1), nn.ReLU()]
+        return [nn.Linear(config.latent_dim, config.hidden), nn.ReLU(), nn.Linear(config.hidden, 2 * w * s * s),
+                nn.ReLU(), nn.Unflatten(1, (2 * w, s, s))]
 
     @staticmethod
     def output_layers(config: VAEConfig) -> list[nn.Module]:
