@@ -400,7 +400,7 @@ def train_vae(args: argparse.Namespace, run: Run) -> None:
     side = images.shape[-1] // 4  # a map code's size: its latent_dim follows from --latent-channels
     config = VAEConfig(latent_dim=args.latent_channels * side * side if args.latent_channels else args.latent_dim,
                        num_classes=len(names), class_names=names, image_size=images.shape[-1], width=args.width,
-                       blocks=args.blocks, full_res_blocks=args.full_res_blocks, latent_channels=args.latent_channels,
+                       blocks=args.blocks, latent_channels=args.latent_channels,
                        prior=args.prior)
     model = run.wrap(VAE(config))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -572,8 +572,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     vae.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1 = the ELBO; β-VAE above)")
     vae.add_argument("--kl-warmup", type=int, default=0, help="steps over which the KL weight rises from 0 to β")
     vae.add_argument("--blocks", type=int, default=0, help="residual blocks at each resolution (0: the plain VAE)")
-    vae.add_argument("--full-res-blocks", type=int, default=0,
-                     help="residual blocks at full resolution before the decoder's output (0: none)")
     vae.add_argument("--latent-channels", type=int, default=0,
                      help="a code of this many maps at a quarter of the picture size (sets --latent-dim; 0: a vector)")
     vae.add_argument("--prior", choices=("normal", "mixture"), default="normal",

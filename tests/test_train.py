@@ -29,7 +29,7 @@ def train(*args: str, launcher: list[str] | None = None) -> str:
 
 RECIPES = {"gpt": ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32"],
            "gan": ["--augment", "--class-loss", "0.5"],
-           "vae": ["--blocks", "1", "--full-res-blocks", "1", "--latent-channels", "1", "--prior", "mixture",
+           "vae": ["--blocks", "1", "--latent-channels", "1", "--prior", "mixture",
                    "--kl-warmup", "2", "--augment"]}
 
 

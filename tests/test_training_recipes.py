@@ -3,11 +3,10 @@ family and the GPT's learning-rate schedule."""
 
 import pytest
 import torch
-import torch.nn as nn
 
 from aigc.models import VAE, GANConfig, VAEConfig
 from aigc.models.gan import build_gan
-from aigc.models.vae import Halves, Residual
+from aigc.models.vae import Halves
 from aigc.train import FAMILY_DEFAULTS, diff_augment, lr_factor, parse_args
 
 
@@ -50,8 +49,8 @@ def test_a_vae_without_blocks_has_the_plain_architecture_of_the_bundled_weights(
     assert deeper(x)[0].shape == plain(x)[0].shape == (3, 1, 28, 28)
     with pytest.raises(ValueError, match="blocks must be 0 or more"):
         VAEConfig(blocks=-1)
-    with pytest.raises(ValueError, match="full_res_blocks must be 0 or more"):
-        VAEConfig(full_res_blocks=-1)
+    with pytest.raises(ValueError, match="prior must be 'normal' or 'mixture'"):
+        VAEConfig(prior="flow")
 
 
 def test_a_map_code_keeps_each_part_of_the_picture_in_its_own_place():
@@ -65,17 +64,8 @@ def test_a_map_code_keeps_each_part_of_the_picture_in_its_own_place():
     assert torch.equal(mean, maps[:, :2].flatten(1)) and torch.equal(log_variance, maps[:, 2:].flatten(1))
     with pytest.raises(ValueError, match="2 maps of 7 x 7 has latent_dim 98, got 16"):
         VAEConfig(latent_channels=2)
-
-
-def test_full_resolution_blocks_refine_the_decoder_output_at_the_picture_size():
-    config = VAEConfig(blocks=1, full_res_blocks=2)
-    vae = VAE(config)
-    full_size = torch.zeros(2, config.width, 28, 28)
-    assert [type(layer) for layer in vae.decoder[-4:]] == [Residual, Residual, nn.ReLU, nn.Conv2d]
-    assert vae.decoder[-4](full_size).shape == full_size.shape
-    assert vae.decode(torch.zeros(2, config.latent_dim)).shape == (2, 1, 28, 28)
-    with pytest.raises(ValueError, match="prior must be 'normal' or 'mixture'"):
-        VAEConfig(prior="flow")
+    with pytest.raises(ValueError, match="latent_channels must be 0 or more"):
+        VAEConfig(latent_channels=-1)
 
 
 def test_the_mixture_prior_samples_each_class_around_its_codes(tmp_path):

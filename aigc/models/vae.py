@@ -25,7 +25,6 @@ class VAEConfig:
     width: int = 32  # feature maps of the first conv layer
     hidden: int = 256
     blocks: int = 0  # residual blocks at each resolution, in the encoder and the decoder (0: the plain VAE)
-    full_res_blocks: int = 0  # decoder blocks at full resolution, for texture (0: pixels drawn from the half-size maps)
     latent_channels: int = 0  # k > 0: the code is a k-channel map at a quarter of the size, flattened (0: a vector)
     prior: str = "normal"  # or "mixture": one Gaussian a class, fitted to the training set's codes after training
 
@@ -36,8 +35,6 @@ class VAEConfig:
             raise ValueError(f"VAE image_size must be divisible by 4, got {self.image_size}")
         if self.blocks < 0:
             raise ValueError(f"VAE blocks must be 0 or more, got {self.blocks}")
-        if self.full_res_blocks < 0:
-            raise ValueError(f"VAE full_res_blocks must be 0 or more, got {self.full_res_blocks}")
         if self.latent_channels < 0:
             raise ValueError(f"VAE latent_channels must be 0 or more, got {self.latent_channels}")
         if self.latent_channels and self.latent_dim != self.latent_channels * (self.image_size // 4) ** 2:
@@ -94,7 +91,7 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "v
             nn.ConvTranspose2d(2 * w, w, 4, 2, 1),
             *residuals(w),
             nn.ReLU(),
-            *self.output_layers(config),  # logits
+            nn.ConvTranspose2d(w, config.channels, 4, 2, 1),  # logits
         )
         if config.prior == "mixture":  # N(0, I) for every class until fit_prior has seen the codes
             k, d = config.num_classes, config.latent_dim
@@ -120,16 +117,6 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="aigc", tags=["aigc", "v
             return [nn.Unflatten(1, (k, s, s)), nn.Conv2d(k, 2 * w, 3, 1, 1), nn.ReLU()]
         return [nn.Linear(config.latent_dim, config.hidden), nn.ReLU(), nn.Linear(config.hidden, 2 * w * s * s),
                 nn.ReLU(), nn.Unflatten(1, (2 * w, s, s))]
-
-    @staticmethod
-    def output_layers(config: VAEConfig) -> list[nn.Module]:
-        """Half resolution to pixels: one transposed convolution, or, with full_res_blocks, one to full-size maps
-        refined by residual blocks, so that a stripe or a strap can be drawn where a 14 x 14 map cannot place it."""
-        w = config.width
-        if not config.full_res_blocks:
-            return [nn.ConvTranspose2d(w, config.channels, 4, 2, 1)]
-        return [nn.ConvTranspose2d(w, w, 4, 2, 1), *(Residual(w) for _ in range(config.full_res_blocks)),
-                nn.ReLU(), nn.Conv2d(w, config.channels, 3, 1, 1)]
 
     @property
     def device(self) -> torch.device:
