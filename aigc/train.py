@@ -394,6 +394,14 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
     run.export(ema.module, sample, f"{data}, {args.loss} loss")
 
 
+@torch.no_grad()
+def vae_preview(vae: VAE, pictures: torch.Tensor) -> Preview:
+    """Test pictures above their reconstructions, then 32 samples of the model's own prior (a mixture prior is
+    N(0, I) for every class until it is fitted, at the end of training)."""
+    prior = vae.decode(vae.sample_latents(32, torch.Generator().manual_seed(0))).cpu()
+    return Preview(torch.cat([pictures, vae.decode(vae.encode(pictures)[0]).cpu(), prior]), 16, prior)
+
+
 def train_vae(args: argparse.Namespace, run: Run) -> None:
     images, labels, data = training_set(args)
     names = CLASS_NAMES[args.data]
@@ -424,13 +432,11 @@ def train_vae(args: argparse.Namespace, run: Run) -> None:
         schedule.step()
         return {"loss": loss.item(), "reconstruction": reconstruction.item(), "kl": kl.item()}
 
-    def preview() -> Preview:  # test images above their reconstructions, then samples of the prior
+    def preview() -> Preview:
         net = unwrap(model).eval()
-        with torch.no_grad():
-            prior = net.decode(torch.randn(32, config.latent_dim, generator=torch.Generator().manual_seed(0))).cpu()
-            grid = torch.cat([fixed, net.decode(net.encode(fixed)[0]).cpu(), prior])
+        shown = vae_preview(net, fixed)
         net.train()
-        return Preview(grid, 16, prior)
+        return shown
 
     def sample(path: Path) -> None:
         save_preview(preview(), path)

@@ -7,7 +7,7 @@ import torch
 from aigc.models import VAE, GANConfig, VAEConfig
 from aigc.models.gan import build_gan
 from aigc.models.vae import Halves
-from aigc.train import FAMILY_DEFAULTS, diff_augment, lr_factor, parse_args
+from aigc.train import FAMILY_DEFAULTS, diff_augment, lr_factor, parse_args, vae_preview
 
 
 def test_diff_augment_cuts_a_quarter_of_each_picture_and_passes_gradients():
@@ -82,6 +82,17 @@ def test_the_mixture_prior_samples_each_class_around_its_codes(tmp_path):
     vae.save_pretrained(tmp_path)
     assert torch.equal(VAE.from_pretrained(tmp_path).sample_latents(6, torch.Generator().manual_seed(2)),
                        vae.sample_latents(6, torch.Generator().manual_seed(2))), "the fitted prior is in the weights"
+
+
+def test_the_sample_grid_of_a_run_draws_from_the_fitted_prior_not_from_n01():
+    vae = VAE(VAEConfig(latent_dim=4, prior="mixture", num_classes=2, class_names=["a", "b"])).eval()
+    vae.fit_prior(torch.cat([torch.full((10, 4), 5.0), torch.full((10, 4), -5.0)]), torch.tensor([0] * 10 + [1] * 10))
+    pictures = torch.rand(3, 1, 28, 28)
+    preview = vae_preview(vae, pictures)
+    assert preview.grid.shape == (3 + 3 + 32, 1, 28, 28) and torch.equal(preview.grid[:3], pictures)
+    with torch.no_grad():
+        centres = vae.decode(vae.prior_means)  # the classes' codes hardly spread: their samples are their centres
+    torch.testing.assert_close(preview.samples[:2], centres, atol=1e-3, rtol=0)
 
 
 def test_a_normal_prior_samples_n01_scaled_by_the_temperature():
