@@ -394,6 +394,12 @@ def train_gan(args: argparse.Namespace, run: Run) -> None:
     run.export(ema.module, sample, f"{data}, {args.loss} loss")
 
 
+def preview_pictures(data: str) -> torch.Tensor:
+    """32 test pictures spread evenly over the split, so that a split sorted by class shows every class."""
+    images = held_out(data).images
+    return images[:: max(1, len(images) // 32)][:32]
+
+
 @torch.no_grad()
 def vae_preview(vae: VAE, pictures: torch.Tensor) -> Preview:
     """Test pictures above their reconstructions, then 32 samples of the model's own prior (a mixture prior is
@@ -414,7 +420,7 @@ def train_vae(args: argparse.Namespace, run: Run) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=1e-5)
     batches = run.batches(len(images), args.batch_size)
-    fixed = held_out(args.data).images[:32]
+    fixed = preview_pictures(args.data)
 
     def step() -> dict[str, float]:
         x = images[next(batches)].to(run.device)
