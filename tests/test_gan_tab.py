@@ -237,6 +237,15 @@ def test_every_view_follows_the_point_as_the_studio_draws_it():
     assert f'alt="{label}, from -3 to +3, marked at +0"' in strips[2]
 
 
+def test_a_model_with_no_visible_direction_still_offers_its_strongest_to_animate(monkeypatch):
+    from aigc.ui import gan as tab
+
+    monkeypatch.setattr(gan, "direction_names", lambda model, method: [None] * gan.NUM_DIRECTIONS)
+    *sliders_and_rows, sweep_choice = tab.named_directions(GAN, "SeFa")
+    assert not any(row.visible for row in sliders_and_rows[gan.NUM_DIRECTIONS:])
+    assert sweep_choice.choices == [("Direction 1", 1)] and sweep_choice.value == 1
+
+
 def test_the_picture_says_what_it_shows():
     from aigc.ui import gan as tab
 

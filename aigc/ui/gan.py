@@ -149,9 +149,10 @@ def named_directions(model, method) -> list:
     its strip -> the sliders, their rows and the sweep's choice of direction."""
     names = studio.direction_names(model, method)
     shown = [(slider_label(i, name), i) for i, name in enumerate(names, start=1) if name]
+    shown = shown or [(slider_label(1, None), 1)]  # a model too young to change visibly: its strongest, to watch
     return [*(gr.Slider(label=slider_label(i, name)) for i, name in enumerate(names, start=1)),
             *(gr.Row(visible=bool(name)) for name in names),
-            gr.Dropdown(choices=shown, value=shown[0][1] if shown else 1)]
+            gr.Dropdown(choices=shown, value=shown[0][1])]
 
 
 def strip_html(picture, alt: str) -> str:
