@@ -13,8 +13,8 @@ Plain torch: the generator and the classifier come in as functions, so any model
 measured.
 """
 
+import itertools
 from dataclasses import dataclass, replace
-from itertools import count
 
 import torch
 import torch.nn.functional as F
@@ -154,8 +154,8 @@ def distinct(effects: list[Effect], visible: torch.Tensor, class_names) -> list[
         if label is not None and label in taken:
             ratios = torch.tensor(list(e.changes.values())) / visible
             label = name(ratios, class_names, second_share=0.0, followers=())
-            label = next(f"{label} ({n})" for n in count(2) if f"{label} ({n})" not in taken) \
-                if label in taken else label
+            if label in taken:
+                label = next(f"{label} ({n})" for n in itertools.count(2) if f"{label} ({n})" not in taken)
         taken.add(label)
         named.append(replace(e, name=label))
     return named

@@ -414,8 +414,7 @@ def train_vae(args: argparse.Namespace, run: Run) -> None:
     side = images.shape[-1] // 4  # a map code's size: its latent_dim follows from --latent-channels
     config = VAEConfig(latent_dim=args.latent_channels * side * side if args.latent_channels else args.latent_dim,
                        num_classes=len(names), class_names=names, image_size=images.shape[-1], width=args.width,
-                       blocks=args.blocks, latent_channels=args.latent_channels,
-                       prior=args.prior)
+                       blocks=args.blocks, latent_channels=args.latent_channels, prior=args.prior)
     model = run.wrap(VAE(config))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=1e-5)
